@@ -1,0 +1,136 @@
+"""Every number of the paper, in one place, as dataclasses.
+
+The defaults are the paper's settings (section cited beside each); ``experiments/profiles/paper.yaml``
+spells the same numbers out for a reader holding the paper, and ``demo.yaml`` overrides a few of them so
+the whole study runs in minutes on a laptop (a test keeps ``paper.yaml`` equal to these defaults).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    # II-B1: 45 LLDs, 60 ms frames every 10 ms, z-normalised per speaker, averaged over 40 ms steps.
+    frame_size: float = 0.060
+    frame_step: float = 0.010
+    pool_frames: int = 4  # 4 frames x 10 ms = one 40 ms BLSTM time step
+    # II-B1: the "1583-dim Emobase 2010" set = openSMILE's INTERSPEECH 2010 paralinguistic set (1582 + index).
+    functionals: str = "IS10_paraling"
+    # II-B2: GloVe 42B 300-d in the paper; offline default is the real GloVe 6B 50-d (see NOTES).
+    glove: str = "glove-6b-50d"
+    sample_rate: int = 16000  # IEMOCAP's rate; other rates are resampled to it
+
+
+@dataclass(frozen=True)
+class SHLAConfig:
+    # III-A: 1583-512-256-128-256-512-1583, batch 16, learning rate 1e-4, 10 epochs.
+    hidden_sizes: tuple[int, ...] = (512, 256, 128)
+    batch_size: int = 16
+    lr: float = 1e-4
+    epochs: int = 10
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    # II-C2: top-k SSPNet clips by cosine similarity; k is tuned by Optuna (the paper does not give it).
+    k: int = 10
+    space: str = "PP"  # "PP": SHLA latents, "NA": standardised raw functionals (no adaptation)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # III-A: 128-node BLSTM per modality, 16-node tanh pre-layers, a 256-node ReLU layer, then softmax.
+    blstm_hidden: int = 128  # units per direction
+    prelayer: int = 16
+    dense: int = 256
+    # III-A says "the concatenation of C_A and C_T is 128 nodes", which 128-unit BLSTMs cannot give.
+    # "projection" (default): [C_A, C_T] is projected to `fusion_size` nodes by a linear layer.
+    # "split": no projection; each BLSTM gets fusion_size / 4 units per direction so [C_A, C_T] has
+    # exactly fusion_size nodes.
+    fusion: str = "projection"
+    fusion_size: int = 128
+    dropout: float = 0.0
+    # How g_T,t and g_A,t meet at one time step (eq. 2) when words and 40 ms steps differ:
+    # "aligned": each audio step sees the word it falls in and each word the mean of its steps, from the
+    # forced alignment, falling back to the other modality's time-average where there is none;
+    # "mean": always the other modality's time-average.
+    time_alignment: str = "aligned"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # III-A: Adam, 50 epochs, batch 32, learning rate 1e-4; leave-one-dyad-out, scored by UAR.
+    epochs: int = 50
+    batch_size: int = 32
+    lr: float = 1e-4
+    # Model selection inside the training sessions only: a stratified share of the training utterances is
+    # held out to pick the best epoch (the test session is never looked at).
+    val_fraction: float = 0.1
+    select_best_epoch: bool = True
+    length_buckets: bool = True  # batch utterances of similar length together
+    threads: int = 0  # torch intra-op threads per trial; 0 = torch's default
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    # Optuna-tuned k (the paper does not report k): trials per (variant, outer fold) and k's upper bound.
+    k_trials: int = 8
+    k_max: int = 50  # also capped at the number of SSPNet clips
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str = "paper"
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    shla: SHLAConfig = field(default_factory=SHLAConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Profile":
+        """Build a profile from nested dicts (a parsed YAML profile); unknown keys are an error."""
+        kwargs: dict[str, Any] = {}
+        sections = {f.name: f for f in fields(cls)}
+        for key, value in data.items():
+            if key not in sections:
+                raise ValueError(f"unknown profile section {key!r}; known: {sorted(sections)}")
+            if key == "name":
+                kwargs[key] = str(value)
+                continue
+            section_cls = type(getattr(cls(), key))
+            kwargs[key] = _section(section_cls, value or {}, key)
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def flat(self) -> dict[str, Any]:
+        """``{"model.blstm_hidden": 128, ...}``: the form logged as MLflow params."""
+        out: dict[str, Any] = {"profile": self.name}
+        for section, values in self.to_dict().items():
+            if isinstance(values, dict):
+                out.update({f"{section}.{k}": v for k, v in values.items()})
+        return out
+
+    def replace(self, **sections: Any) -> "Profile":
+        """A copy with some values changed: ``profile.replace(train={"epochs": 3})``."""
+        kwargs = {}
+        for key, value in sections.items():
+            current = getattr(self, key)
+            kwargs[key] = dataclasses.replace(current, **value) if isinstance(value, dict) else value
+        return dataclasses.replace(self, **kwargs)
+
+
+def _section(section_cls, values: dict[str, Any], name: str):
+    known = {f.name: f for f in fields(section_cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown keys in profile section {name!r}: {sorted(unknown)}; known: {sorted(known)}")
+    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return section_cls(**converted)
