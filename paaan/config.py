@@ -59,6 +59,35 @@ class ModelConfig:
     # forced alignment, falling back to the other modality's time-average where there is none;
     # "mean": always the other modality's time-average.
     time_alignment: str = "aligned"
+    # Eq. 3 scores each step with a fully connected layer on [g_T, g_A, g_P]. g_P is the same at every step,
+    # so through a purely linear layer it adds one constant to all of an utterance's scores and the softmax
+    # over time removes it: read literally, PAaAN could not use the personality. An activation after the
+    # score layer (tanh, the usual Keras attention of the time) lets g_P shift the scores non-uniformly.
+    # "linear" is the literal reading (personality-blind attention), "relu" the other choice III-A allows.
+    attention_activation: str = "tanh"
+
+
+@dataclass(frozen=True)
+class Prev1Config:
+    """Cho et al. 2018 (Prev1): sizes are not in its public description; ours (see paaan/models/prev1.py)."""
+
+    lstm_hidden: int = 128
+    kernel_widths: tuple[int, ...] = (1, 3, 5)  # odd, so "same" padding keeps one output per word
+    filters: int = 100  # per width
+    embedding: int = 128
+    embedding_weight: float = 0.5  # weight of the verification (embedding) loss in the sum
+    margin: float = 0.0  # different emotions are pushed to cosine <= margin
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class Prev2Config:
+    """Yoon et al. 2018, MDRE (Prev2): sizes from the authors' public code (see paaan/models/prev2.py)."""
+
+    audio_hidden: int = 200
+    text_hidden: int = 200
+    audio_dropout: float = 0.3  # 1 - keep probability 0.7
+    text_dropout: float = 0.7  # 1 - keep probability 0.3
 
 
 @dataclass(frozen=True)
@@ -89,6 +118,8 @@ class Profile:
     shla: SHLAConfig = field(default_factory=SHLAConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    prev1: Prev1Config = field(default_factory=Prev1Config)
+    prev2: Prev2Config = field(default_factory=Prev2Config)
     train: TrainConfig = field(default_factory=TrainConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
 

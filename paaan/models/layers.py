@@ -1,0 +1,162 @@
+"""Pieces shared by the model families: masks, masked softmax and pooling, the packed BLSTM, the classifier head.
+
+Every function here is small and pure so each has a unit test with numbers worked by hand.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from paaan.config import ModelConfig
+from paaan.data.schema import EMOTIONS
+from paaan.models.batch import ModelOutput
+
+N_CLASSES = len(EMOTIONS)  # 4 (paper II-A1)
+FUSIONS = ("projection", "split")
+# The activation on an attention score before the softmax over time (see paaan.models.paaan for the choice).
+SCORE_ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "linear": lambda x: x}
+
+
+def score_activation(name: str):
+    try:
+        return SCORE_ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown score_activation {name!r}; known: {', '.join(SCORE_ACTIVATIONS)}") from None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# masks and masked reductions
+
+
+def length_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B,) lengths -> (B, max_len) bool, True on the first lengths[b] steps."""
+    steps = torch.arange(max_len, device=lengths.device)  # (T,)
+    return steps[None, :] < lengths[:, None]  # (B, T)
+
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Softmax over time of (B, T) scores, restricted to mask (paper eq. 3).
+
+    Padding gets exactly 0 (exp(-inf) = 0); every row needs at least one valid step.
+    """
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)  # (B, T)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) -> (B, C): the average over the valid steps only."""
+    m = mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
+    return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+def masked_std(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) -> (B, C): the population standard deviation (divide by n) over the valid steps.
+
+    Divide by n, not n - 1, so a one-step utterance has std 0 rather than NaN.
+    """
+    m = mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
+    mean = masked_mean(x, mask).unsqueeze(1)  # (B, 1, C)
+    var = (((x - mean) * m) ** 2).sum(1) / m.sum(1).clamp(min=1.0)
+    return var.clamp(min=0.0).sqrt()
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) -> (B, C): the maximum over the valid steps (temporal max-pooling)."""
+    return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+
+
+def attention_context(alpha: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """C = sum_t alpha_t h_t: (B, T) weights and (B, T, C) states -> (B, C) context vector (paper II-C3)."""
+    return torch.bmm(alpha.unsqueeze(1), h).squeeze(1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# recurrent encoders on padded batches
+
+
+def _pack(x: torch.Tensor, lengths: torch.Tensor):
+    # Packed sequences: the recurrence never sees a padded step, so padding cannot change any state.
+    return pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+
+
+class BLSTM(nn.Module):
+    """One bidirectional LSTM layer over a padded batch: h_t = [fwd_t ; bwd_t] (paper II-C3), zeros on padding."""
+
+    def __init__(self, input_size: int, hidden: int):
+        super().__init__()
+        self.hidden = hidden
+        self.lstm = nn.LSTM(input_size, hidden, batch_first=True, bidirectional=True)
+
+    @property
+    def output_size(self) -> int:
+        return 2 * self.hidden
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # x: (B, T, F) -> (B, T, 2H)
+        out, _ = self.lstm(_pack(x, lengths))
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return h
+
+
+def last_state(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """A one-layer unidirectional LSTM/GRU's state after each utterance's last valid step: (B, T, F) -> (B, H)."""
+    _, state = rnn(_pack(x, lengths))
+    h_n = state[0] if isinstance(state, tuple) else state  # LSTM returns (h_n, c_n); GRU returns h_n
+    return h_n[-1]  # (B, H): the top layer; packing already put each row's own last step there
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the classifier shared by the BLSTM-attention baselines and PAaAN
+
+
+def blstm_units(config: ModelConfig) -> int:
+    """BLSTM units per direction under ``config.fusion`` (paper III-A).
+
+    III-A gives "128 nodes for both modalities" and also "the concatenation of C_A and C_T is 128 nodes",
+    which cannot both hold for a bidirectional LSTM (C_A alone has 2 x 128 values). Two readings:
+    "projection": 128 units per direction, [C_A, C_T] (512 values) projected to fusion_size = 128 nodes;
+    "split": no projection, fusion_size / 4 = 32 units per direction, so [C_A, C_T] has exactly 128 nodes.
+    """
+    if config.fusion == "projection":
+        return config.blstm_hidden
+    if config.fusion == "split":
+        if config.fusion_size % 4:
+            raise ValueError(f"fusion 'split' needs fusion_size divisible by 4, got {config.fusion_size}")
+        return config.fusion_size // 4
+    raise ValueError(f"unknown fusion {config.fusion!r}; known: {', '.join(FUSIONS)}")
+
+
+class ClassifierHead(nn.Module):
+    """[C_A, C_T] (+ extras) -> 4 logits (paper III-A).
+
+    fusion ("projection": Linear to fusion_size + ReLU; "split": identity), then a ``dense``-node ReLU layer,
+    then a linear layer to the 4 classes; the softmax is in the loss.
+    """
+
+    def __init__(self, in_features: int, config: ModelConfig):
+        super().__init__()
+        if config.fusion == "projection":
+            self.fusion = nn.Sequential(nn.Linear(in_features, config.fusion_size), nn.ReLU())
+            fused = config.fusion_size
+        elif config.fusion == "split":
+            self.fusion = nn.Identity()
+            fused = in_features
+        else:
+            raise ValueError(f"unknown fusion {config.fusion!r}; known: {', '.join(FUSIONS)}")
+        self.dense = nn.Linear(fused, config.dense)
+        self.out = nn.Linear(config.dense, N_CLASSES)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.fusion(x))  # (B, fusion_size) or (B, in_features)
+        x = self.dropout(F.relu(self.dense(x)))  # (B, dense)
+        return self.out(x)  # (B, 4)
+
+
+class EmotionModel(nn.Module):
+    """Base of every family: ``forward(batch) -> ModelOutput`` and a cross-entropy ``loss``."""
+
+    def loss(self, output: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(output.logits, labels)
