@@ -1,0 +1,264 @@
+"""Featurize both corpora into a feature store (paper II-B), in parallel, with a summary of what was done.
+
+Acoustic work (openSMILE LLDs and functionals) is spread over a pool of worker processes, each building
+its openSMILE objects once; text work (tokens, POS tags, GloVe lookups, alignment) is light and runs in
+the parent. Per IEMOCAP utterance a worker returns the RAW 45 LLDs already averaged over 40 ms steps plus
+the frame-level moments; the parent combines a speaker's moments into exact frame-level statistics and
+z-normalises the steps (pooling and z-normalisation are both affine, so the order does not matter; II-B1).
+
+Files that cannot be used (unreadable, empty, too short) are left out and listed in ``skipped.csv`` with the
+reason; the run fails only when a whole corpus is unusable. Non-finite values never reach the store.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from paaan.config import FeatureConfig
+from paaan.data.iemocap import scan_iemocap
+from paaan.data.schema import TRAITS
+from paaan.data.sspnet import load_sspnet
+from paaan.errors import FeatureError, PaaanError
+from paaan.features.acoustic import (
+    LLD_NAMES, Moments, frame_moments, functionals_extractor, lld_extractor, pool_steps, speaker_stats, znormalise,
+)
+from paaan.features.alignment import align_tokens, token_steps
+from paaan.features.audio import load_audio
+from paaan.features.store import StoreWriter
+from paaan.features.text import WordVectors, ensure_pos_tagger, oov_share, pos_tag, tokenize
+
+# Word vectors kept beyond the corpus vocabulary, so a served model can embed new transcripts: GloVe files
+# list words by frequency, so the first lines cover most running text.
+EXTRA_VOCABULARY = 20000
+
+
+# --- per-file acoustic work (runs in the workers) ------------------------------------------------------
+
+_CONFIG: FeatureConfig | None = None
+
+
+def _init_worker(config: FeatureConfig) -> None:
+    global _CONFIG
+    _CONFIG = config
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    lld_extractor(config)  # build the openSMILE objects once per process
+    functionals_extractor(config)
+
+
+@dataclass
+class AcousticResult:
+    corpus: str
+    index: int
+    duration: float = 0.0
+    steps: np.ndarray | None = None  # (S, 45) raw LLDs averaged over 40 ms (IEMOCAP only)
+    moments: Moments | None = None  # frame-level sums (IEMOCAP only)
+    functionals: np.ndarray | None = None  # (1582,)
+    fixes: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def acoustic_features(path: str, config: FeatureConfig, with_lld: bool) -> AcousticResult:
+    """One file's functionals, and its pooled raw LLDs and moments when ``with_lld``; errors name the file."""
+    audio = load_audio(path, target_sr=config.sample_rate, frame_size=config.frame_size)
+    result = AcousticResult("", -1, duration=audio.duration, fixes=audio.fixes)
+    if with_lld:
+        frames = lld_extractor(config)(audio.signal, audio.sample_rate, source=path)  # (T, 45)
+        result.steps = pool_steps(frames, config.pool_frames).astype(np.float32)  # (ceil(T/4), 45)
+        result.moments = frame_moments(frames)
+    result.functionals = functionals_extractor(config)(audio.signal, audio.sample_rate, source=path)
+    return result
+
+
+def _work(task: tuple[str, int, str]) -> AcousticResult:
+    corpus, index, path = task
+    try:
+        result = acoustic_features(path, _CONFIG, with_lld=corpus == "iemocap")
+    except FeatureError as exc:
+        return AcousticResult(corpus, index, error=exc.problem)
+    result.corpus, result.index = corpus, index
+    return result
+
+
+def _run_acoustic(tasks: list[tuple[str, int, str]], config: FeatureConfig, workers: int,
+                  progress: bool) -> list[AcousticResult]:
+    bar = tqdm(total=len(tasks), desc="openSMILE", unit="file", disable=not progress, mininterval=1.0)
+    results = []
+    if workers <= 1:
+        _init_worker(config)
+        for task in tasks:
+            results.append(_work(task))
+            bar.update()
+    else:
+        # spawn: workers start clean (no inherited threads or MLflow state); each builds openSMILE once.
+        context = mp.get_context("spawn")
+        with context.Pool(workers, initializer=_init_worker, initargs=(config,)) as pool:
+            for result in pool.imap_unordered(_work, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8)))):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return results
+
+
+# --- the whole corpus ----------------------------------------------------------------------------------
+
+
+def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path,
+              config: FeatureConfig = FeatureConfig(), workers: int = 0, progress: bool = True,
+              extra_vocabulary: int = EXTRA_VOCABULARY) -> dict:
+    """Write the feature store of both corpora to ``out``; return the summary (also in the manifest).
+
+    ``workers``: processes for openSMILE (0 = all cores). ``config.glove``: "glove-6b-50d" or a GloVe file.
+    """
+    started = time.perf_counter()
+    workers = workers or os.cpu_count() or 1
+    table, report = scan_iemocap(iemocap_root)
+    clips = load_sspnet(sspnet_root)
+    if table.empty:
+        raise PaaanError(f"{iemocap_root}: no 4-class utterance to featurize")
+
+    tasks = [("iemocap", i, p) for i, p in enumerate(table["wav_path"])]
+    tasks += [("sspnet", i, p) for i, p in enumerate(clips["wav_path"])]
+    acoustic_started = time.perf_counter()
+    results = _run_acoustic(tasks, config, workers, progress)
+    acoustic_seconds = time.perf_counter() - acoustic_started
+
+    skipped = [{"corpus": "iemocap", "path": e["path"], "reason": e["reason"], "detail": e["detail"]}
+               for e in report.skipped_files if not e["reason"].startswith("label:")]
+    skipped += [{"corpus": "sspnet", "path": e["path"], "reason": e["reason"], "detail": e["detail"]}
+                for e in clips.attrs["report"].skipped_files]
+    by_corpus: dict[str, dict[int, AcousticResult]] = {"iemocap": {}, "sspnet": {}}
+    fixes: Counter = Counter()
+    for r in results:
+        source = (table if r.corpus == "iemocap" else clips)["wav_path"].iloc[r.index]
+        if r.error:
+            skipped.append({"corpus": r.corpus, "path": source, "reason": r.error.split(":")[0], "detail": r.error})
+            continue
+        by_corpus[r.corpus][r.index] = r
+        fixes.update(f"{r.corpus}:{f}" for f in r.fixes)
+    for corpus, root in (("iemocap", iemocap_root), ("sspnet", sspnet_root)):
+        if not by_corpus[corpus]:
+            raise PaaanError(f"{root}: every {corpus} file is unusable; see the reasons: "
+                             f"{Counter(s['reason'] for s in skipped if s['corpus'] == corpus).most_common(3)}")
+
+    kept = sorted(by_corpus["iemocap"])
+    table = table.iloc[kept].reset_index(drop=True)
+    acoustic = [by_corpus["iemocap"][i] for i in kept]
+    clip_rows = sorted(by_corpus["sspnet"])
+    clips_kept = clips.iloc[clip_rows].reset_index(drop=True)
+
+    # Speaker-wise z-normalisation with frame-level statistics (II-B1).
+    stats = {}
+    for speaker, positions in table.groupby("speaker").indices.items():
+        stats[speaker] = speaker_stats([acoustic[i].moments for i in positions])
+    steps = [znormalise(r.steps, *stats[s]) for r, s in zip(acoustic, table["speaker"])]
+
+    text_started = time.perf_counter()
+    words_table, vectors, text_summary = _text_features(table, steps, config, extra_vocabulary)
+    text_seconds = time.perf_counter() - text_started
+
+    lld_steps = np.array([len(s) for s in steps], dtype=np.int64)
+    n_words = words_table.groupby("utterance").size().reindex(range(len(table)), fill_value=0).to_numpy()
+    # Paths relative to the corpus root: the store travels (MLflow artifacts) and must not carry local paths.
+    iemocap_base, sspnet_base = Path(iemocap_root).resolve(), Path(sspnet_root).resolve()
+    table["wav_path"] = [str(Path(p).relative_to(iemocap_base)) for p in table["wav_path"]]
+    clips_kept["wav_path"] = [_relative(p, sspnet_base) for p in clips_kept["wav_path"]]
+    utterances = table.drop(columns=["align_words", "align_starts", "align_ends"]).assign(
+        lld_offset=np.concatenate([[0], np.cumsum(lld_steps)[:-1]]), lld_steps=lld_steps,
+        word_offset=np.concatenate([[0], np.cumsum(n_words)[:-1]]), n_words=n_words,
+        aligned=table["align_words"].notna().to_numpy(),
+        audio_seconds=[r.duration for r in acoustic],
+    )
+    speaker_stats_table = pd.DataFrame(
+        [{"speaker": s, **{f"mean:{n}": m for n, m in zip(LLD_NAMES, mean)},
+          **{f"std:{n}": v for n, v in zip(LLD_NAMES, std)}} for s, (mean, std) in sorted(stats.items())])
+
+    bases = {"iemocap": iemocap_base, "sspnet": sspnet_base}
+    skipped = [{**entry, "path": _relative(entry["path"], bases[entry["corpus"]])} for entry in skipped]
+
+    writer = StoreWriter(out)
+    writer.table("iemocap/utterances.parquet", utterances)
+    writer.array("iemocap/lld.npy", np.concatenate(steps).astype(np.float32))
+    writer.table("iemocap/lld_speaker_stats.parquet", speaker_stats_table)
+    writer.array("iemocap/functionals.npy", np.stack([r.functionals for r in acoustic]))
+    writer.table("iemocap/words.parquet", words_table)
+    writer.table("sspnet/clips.parquet", clips_kept)
+    ratings = clips.attrs["ratings"]
+    writer.table("sspnet/ratings.parquet", ratings[ratings["clip"].isin(clips_kept["clip"])].reset_index(drop=True))
+    writer.array("sspnet/functionals.npy", np.stack([by_corpus["sspnet"][i].functionals for i in clip_rows]))
+    writer.table("vocab.parquet", pd.DataFrame({"word": list(vectors.words)}))
+    writer.array("vectors.npy", vectors.vectors)
+    writer.csv("skipped.csv", pd.DataFrame(skipped, columns=["corpus", "path", "reason", "detail"]))
+
+    audio_seconds = float(sum(r.duration for r in results if not r.error))
+    summary = {
+        "iemocap_utterances": len(table), "sspnet_clips": len(clips_kept),
+        "files": len(tasks), "files_featurized": len(tasks) - sum(1 for r in results if r.error),
+        "skipped_files": len(skipped),
+        "skipped_reasons": dict(Counter(s["reason"] for s in skipped)),
+        "audio_fixes": dict(fixes),
+        "labels": table["label"].value_counts().to_dict(),
+        "speakers": sorted(table["speaker"].unique().tolist()),
+        "audio_hours": round(audio_seconds / 3600, 4),
+        "lld_steps": int(lld_steps.sum()),
+        "workers": workers,
+        "acoustic_seconds": round(acoustic_seconds, 2),
+        "real_time_factor": round(audio_seconds / max(acoustic_seconds, 1e-9), 2),
+        "text_seconds": round(text_seconds, 2),
+        **text_summary,
+    }
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    writer.finish({
+        "lld_names": list(LLD_NAMES), "n_functionals": int(acoustic[0].functionals.shape[0]),
+        "word_dim": vectors.dim, "feature_config": config.__dict__, "summary": summary,
+        "traits": list(TRAITS),
+    })
+    return summary
+
+
+def _relative(path: str, base: Path) -> str:
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:  # a manifest may point outside the root
+        return Path(path).name
+
+
+def _text_features(table: pd.DataFrame, steps: list[np.ndarray], config: FeatureConfig,
+                   extra_vocabulary: int) -> tuple[pd.DataFrame, WordVectors, dict]:
+    """Tokens, Penn POS tags, vocabulary ids and alignment (time and 40 ms step) of every word."""
+    ensure_pos_tagger()
+    tokens = [tokenize(t) for t in table["transcript"]]
+    tags = [pos_tag(t) if t else [] for t in tokens]
+    vocabulary = sorted({w for ts in tokens for w in ts})
+    vectors = WordVectors.from_source(config.glove, vocabulary=vocabulary, top_n=extra_vocabulary)
+    records = []
+    oov_masks = []
+    for i, row in enumerate(table.itertuples()):
+        ts = tokens[i]
+        starts, ends = align_tokens(ts, row.align_words, row.align_starts, row.align_ends)
+        first, last = token_steps(starts, ends, len(steps[i]))
+        ids = vectors.rows(ts)
+        oov_masks.append(ids < 0)
+        for position, token in enumerate(ts):
+            records.append((i, position, token, tags[i][position], int(ids[position]), starts[position],
+                            ends[position], int(first[position]), int(last[position])))
+    words = pd.DataFrame(records, columns=["utterance", "position", "token", "pos", "vocab_id", "start", "end",
+                                           "first_step", "last_step"])
+    n_tokens = len(words)
+    summary = {
+        "tokens": n_tokens,
+        "vocabulary": len(vocabulary),
+        "word_vectors": f"{vectors.source} ({len(vectors)} x {vectors.dim})",
+        "oov_share": round(oov_share(oov_masks), 4) if n_tokens else 0.0,
+        "aligned_token_share": round(float((words["first_step"] >= 0).mean()), 4) if n_tokens else 0.0,
+        "utterances_without_tokens": int(sum(1 for t in tokens if not t)),
+    }
+    return words, vectors, summary
