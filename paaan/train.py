@@ -1,0 +1,271 @@
+"""Train and evaluate one variant on one leave-one-session-out fold (paper III-A).
+
+``train_fold`` is the whole recipe: split (test session out; a stratified validation share of the training
+sessions for picking the best epoch), build the variant's network, fit with Adam, restore the best epoch,
+score the test session (UAR, WA, per-class recall, confusion), and return predictions and the attention
+weights of every test utterance. No MLflow, no Ray: ``experiments/train.py`` logs what this returns.
+
+Batches are length-aware: utterances of similar length are batched together (shuffled within and across
+buckets), so little time goes to padding; packed sequences and masked attention make padding harmless.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import torch
+
+from paaan.config import Profile
+from paaan.data.folds import Fold, get_fold, validation_split
+from paaan.data.schema import EMOTIONS
+from paaan.features.alignment import step_to_word
+from paaan.features.store import FeatureStore
+from paaan.metrics import confusion, scores
+from paaan.models import Batch, build_model, make_batch
+from paaan.personality import as_array, standardise
+from paaan.variants import Variant
+
+LABEL_INDEX = {emotion: i for i, emotion in enumerate(EMOTIONS)}
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when there is a GPU, else the CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --- the corpus as tensors -----------------------------------------------------------------------------
+
+
+@dataclass
+class CorpusTensors:
+    """Every utterance of a feature store as tensors, built once per process and shared by trials."""
+
+    audio: list[torch.Tensor]  # (T_A, 45) per utterance
+    words: list[torch.Tensor]  # (T_W, D) per utterance (one zero vector when the transcript has no token)
+    step_word: list[torch.Tensor]  # (T_A,) the word each audio step falls in, -1 if none
+    labels: np.ndarray  # (n,) int64 class indices
+    speakers: np.ndarray  # (n,) speaker ids
+    utterance_ids: np.ndarray
+    audio_lengths: np.ndarray
+
+
+@lru_cache(maxsize=2)
+def corpus_tensors(store_path: str) -> CorpusTensors:
+    store = FeatureStore(store_path)
+    table, words = store.utterances, store.words
+    vectors = np.asarray(store.vectors, dtype=np.float32)
+    lld = np.array(store.lld, dtype=np.float32)  # into memory (the store is memory-mapped read-only)
+    # OOV tokens (vocab_id -1) get the zero vector (see paaan.features.text).
+    padded_vectors = np.vstack([vectors, np.zeros((1, vectors.shape[1]), np.float32)])
+    vocab_ids = words["vocab_id"].to_numpy()
+    word_matrix = padded_vectors[np.where(vocab_ids < 0, len(vectors), vocab_ids)]
+    first, last = words["first_step"].to_numpy(), words["last_step"].to_numpy()
+    audio, word_tensors, step_words = [], [], []
+    for row in table.itertuples():
+        steps = int(row.lld_steps)
+        audio.append(torch.from_numpy(lld[row.lld_offset: row.lld_offset + steps]))
+        w0, n = int(row.word_offset), int(row.n_words)
+        if n == 0:
+            word_tensors.append(torch.zeros(1, vectors.shape[1]))
+            step_words.append(torch.full((steps,), -1, dtype=torch.int64))
+            continue
+        word_tensors.append(torch.from_numpy(word_matrix[w0: w0 + n]))
+        step_words.append(torch.from_numpy(step_to_word(first[w0: w0 + n], last[w0: w0 + n], steps).astype(np.int64)))
+    return CorpusTensors(
+        audio=audio, words=word_tensors, step_word=step_words,
+        labels=table["label"].map(LABEL_INDEX).to_numpy(np.int64),
+        speakers=table["speaker"].to_numpy(), utterance_ids=table["utterance_id"].to_numpy(),
+        audio_lengths=table["lld_steps"].to_numpy(np.int64),
+    )
+
+
+def batches(rows: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
+            length_buckets: bool = True) -> list[np.ndarray]:
+    """Split ``rows`` into batches; with ``rng`` shuffled, with ``length_buckets`` grouped by length.
+
+    Length-aware: sort by length (random tie order), cut into batches, shuffle the batch order, so each
+    batch pads to a similar length and the epoch still visits batches in random order.
+    """
+    rows = np.asarray(rows)
+    if length_buckets:
+        jitter = rng.random(len(rows)) if rng is not None else np.zeros(len(rows))
+        rows = rows[np.lexsort((jitter, lengths[rows]))]
+    elif rng is not None:
+        rows = rows[rng.permutation(len(rows))]
+    chunks = [rows[i: i + batch_size] for i in range(0, len(rows), batch_size)]
+    if rng is not None:
+        chunks = [chunks[i] for i in rng.permutation(len(chunks))]
+    return chunks
+
+
+def collate(data: CorpusTensors, rows: np.ndarray, personality: np.ndarray) -> Batch:
+    """A padded Batch of these rows; ``personality`` is (n_utterances, 25), indexed like the corpus."""
+    return make_batch(
+        audio=[data.audio[i] for i in rows], words=[data.words[i] for i in rows],
+        step_word=[data.step_word[i] for i in rows], personality=torch.from_numpy(personality[rows]),
+        labels=torch.from_numpy(data.labels[rows]),
+    )
+
+
+# --- fitting -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FoldResult:
+    variant: str
+    fold: int | str
+    seed: int
+    metrics: dict[str, float]  # test scores (empty for an all-sessions model)
+    history: list[dict[str, float]]  # per epoch: train_loss, val_uar, val_loss, seconds
+    best_epoch: int
+    predictions: pd.DataFrame  # per test utterance: id, speaker, label, prediction, class probabilities
+    attention_audio: pd.DataFrame | None  # per test audio step: utterance_id, step, alpha
+    attention_text: pd.DataFrame | None  # per test word: utterance_id, position, alpha
+    confusion: np.ndarray
+    model: torch.nn.Module
+    personality_stats: dict[str, list[float]] = field(default_factory=dict)  # mean/std used to standardise
+    seconds: float = 0.0
+    train_utterances: int = 0
+
+
+def _evaluate(model, data, rows, personality, batch_size, device, want_attention: bool):
+    model.eval()
+    probs, losses, audio_alpha, text_alpha = [], [], [], []
+    with torch.no_grad():
+        for chunk in batches(rows, data.audio_lengths, batch_size, rng=None, length_buckets=True):
+            batch = collate(data, chunk, personality).to(device)
+            out = model(batch)
+            losses.append(torch.nn.functional.cross_entropy(out.logits, batch.labels, reduction="sum").item())
+            probs.append((chunk, torch.softmax(out.logits, dim=1).cpu().numpy()))
+            if want_attention:
+                for name, alpha, lengths, sink in (("audio", out.alpha_audio, batch.audio_lengths, audio_alpha),
+                                                   ("text", out.alpha_text, batch.word_lengths, text_alpha)):
+                    if alpha is None:
+                        continue
+                    alpha = alpha.cpu().numpy()
+                    for j, row in enumerate(chunk):
+                        sink.append((row, alpha[j, : int(lengths[j])]))
+    order = np.concatenate([c for c, _ in probs])
+    p = np.concatenate([q for _, q in probs])
+    inverse = np.argsort(order)
+    return order[inverse], p[inverse], sum(losses) / max(len(rows), 1), audio_alpha, text_alpha
+
+
+def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val_rows: np.ndarray,
+        personality: np.ndarray, profile: Profile, seed: int, device: torch.device,
+        on_epoch: Callable[[dict], None] | None = None) -> tuple[list[dict], int]:
+    """Adam on cross-entropy (plus the model's own loss terms) for ``profile.train.epochs`` epochs.
+
+    With ``select_best_epoch`` and a validation split, the weights of the epoch with the best validation
+    UAR are restored at the end (model selection inside the training sessions only).
+    """
+    cfg = profile.train
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    history, best_uar, best_state, best_epoch = [], -1.0, None, cfg.epochs
+    for epoch in range(1, cfg.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        total, count = 0.0, 0
+        for chunk in batches(train_rows, data.audio_lengths, cfg.batch_size, rng, cfg.length_buckets):
+            batch = collate(data, chunk, personality).to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = model.loss(model(batch), batch.labels)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(chunk)
+            count += len(chunk)
+        record = {"epoch": epoch, "train_loss": total / max(count, 1)}
+        if len(val_rows):
+            rows, probs, val_loss, _, _ = _evaluate(model, data, val_rows, personality, cfg.batch_size, device, False)
+            val = scores(data.labels[rows], probs.argmax(1))
+            record.update(val_uar=val["uar"], val_loss=val_loss)
+            if cfg.select_best_epoch and val["uar"] > best_uar:
+                best_uar, best_epoch = val["uar"], epoch
+                best_state = copy.deepcopy(model.state_dict())
+        record["seconds"] = time.perf_counter() - started
+        history.append(record)
+        if on_epoch:
+            on_epoch(record)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history, best_epoch
+
+
+def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fold, profile: Profile,
+               personality: pd.DataFrame | None = None, seed: int = 0, device: str | None = None,
+               on_epoch: Callable[[dict], None] | None = None, want_attention: bool = True) -> FoldResult:
+    """Train ``variant`` on one fold (1..5, or "all" for a model of all sessions) and score its test session.
+
+    ``personality``: speaker -> 25-d embedding (``paaan.personality.EMBEDDING_COLUMNS``) for variants that
+    use one; it is standardised with the training speakers' statistics.
+    """
+    started = time.perf_counter()
+    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    data = corpus_tensors(str(store.path.resolve()))
+    device_ = pick_device(device)
+    if profile.train.threads:
+        torch.set_num_threads(profile.train.threads)
+    torch.manual_seed(seed)
+    if isinstance(fold, Fold):
+        train_rows, test_rows, fold_id = fold.train, fold.test, fold.number
+    elif fold == "all":
+        train_rows, test_rows, fold_id = np.arange(len(data.labels)), np.arange(0), "all"
+    else:
+        f = get_fold(store.utterances, int(fold))
+        train_rows, test_rows, fold_id = f.train, f.test, f.number
+    fit_rows, val_rows = validation_split(train_rows, data.labels[train_rows], profile.train.val_fraction, seed)
+
+    stats: dict[str, list[float]] = {}
+    if variant.uses_personality:
+        if personality is None:
+            raise ValueError(f"variant {variant.name} needs a personality embedding table")
+        train_speakers = sorted(set(data.speakers[train_rows]))
+        scaled = standardise(personality, train_speakers)
+        base = personality.loc[train_speakers]
+        stats = {"mean": base.mean().tolist(), "std": base.std(ddof=0).tolist()}
+        per_utterance = as_array(scaled, data.speakers)
+    else:
+        per_utterance = as_array(None, data.speakers)
+
+    model = build_model(variant, profile.model, word_dim=data.words[0].shape[1], prev1=profile.prev1,
+                        prev2=profile.prev2, seed=seed).to(device_)
+    history, best_epoch = fit(model, data, fit_rows, val_rows, per_utterance, profile, seed, device_, on_epoch)
+
+    metrics, predictions, att_a, att_t, matrix = {}, pd.DataFrame(), None, None, np.zeros((4, 4), int)
+    if len(test_rows):
+        rows, probs, test_loss, audio_alpha, text_alpha = _evaluate(
+            model, data, test_rows, per_utterance, profile.train.batch_size, device_, want_attention)
+        y_true, y_pred = data.labels[rows], probs.argmax(1)
+        metrics = scores(y_true, y_pred) | {"test_loss": test_loss}
+        matrix = confusion(y_true, y_pred)
+        predictions = pd.DataFrame({
+            "utterance_id": data.utterance_ids[rows], "speaker": data.speakers[rows],
+            "label": [EMOTIONS[i] for i in y_true], "prediction": [EMOTIONS[i] for i in y_pred],
+            **{f"p_{e}": probs[:, i] for i, e in enumerate(EMOTIONS)},
+        })
+        att_a = _attention_frame(data, audio_alpha, "step")
+        att_t = _attention_frame(data, text_alpha, "position")
+    return FoldResult(
+        variant=variant.name, fold=fold_id, seed=seed, metrics=metrics, history=history, best_epoch=best_epoch,
+        predictions=predictions, attention_audio=att_a, attention_text=att_t, confusion=matrix,
+        model=model.cpu(), personality_stats=stats, seconds=time.perf_counter() - started,
+        train_utterances=len(fit_rows),
+    )
+
+
+def _attention_frame(data: CorpusTensors, records, index_name: str) -> pd.DataFrame | None:
+    if not records:
+        return None
+    ids = np.concatenate([np.full(len(a), data.utterance_ids[row], dtype=object) for row, a in records])
+    index = np.concatenate([np.arange(len(a)) for _, a in records])
+    alpha = np.concatenate([a for _, a in records]).astype(np.float32)
+    return pd.DataFrame({"utterance_id": ids, index_name: index, "alpha": alpha})
