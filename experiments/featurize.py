@@ -1,0 +1,81 @@
+"""The ``featurize`` step: both corpora -> a feature store logged as the run's artifacts (``features/``).
+
+Reused when a FINISHED featurize run has the same cache key: the feature settings, the word vectors, the
+corpus fingerprints (file list, sizes, mtimes) and the code version. Later steps find the store by run id.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import mlflow
+
+from experiments import tracking
+from experiments.corpora import Corpora, redact
+from paaan.config import FeatureConfig
+from paaan.features.pipeline import featurize
+from paaan.features.store import FeatureStore
+
+STEP = "featurize"
+ARTIFACT = "features"
+
+
+def featurize_key(corpora: Corpora, config: FeatureConfig) -> tuple[str, dict]:
+    fingerprints = {"iemocap": tracking.fingerprint_tree(corpora.iemocap),
+                    "sspnet": tracking.fingerprint_tree(corpora.sspnet)}
+    glove = config.glove
+    if Path(glove).is_file():  # a user's GloVe file: its size and mtime stand for its content
+        stat = Path(glove).stat()
+        glove = {"path": str(Path(glove).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns}
+    inputs = {"features": config.__dict__ | {"glove": glove}, "data": fingerprints}
+    return tracking.cache_key(STEP, inputs), fingerprints
+
+
+def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, parent_run_id: str | None = None,
+                  progress: bool = True) -> str:
+    """Run id of a featurize run for these inputs: a cached one, or a new one computed now."""
+    key, fingerprints = featurize_key(corpora, config)
+    cached = tracking.find_cached_run(STEP, key)
+    if cached is not None:
+        tracking.note_reuse(STEP, cached.info.run_id, parent_run_id)
+        return cached.info.run_id
+    tags = {tracking.TAG_KEY: key, "paaan.data_fingerprint": json.dumps(fingerprints, sort_keys=True),
+            "paaan.demo_corpus": str(corpora.demo)}
+    with tracking.step_run("featurize", STEP, parent_run_id=parent_run_id, tags=tags) as run:
+        mlflow.log_params({
+            "iemocap_root": redact(corpora.iemocap), "sspnet_root": redact(corpora.sspnet),
+            "glove": redact(config.glove), "frame_size": config.frame_size, "frame_step": config.frame_step,
+            "pool_frames": config.pool_frames, "functionals": config.functionals,
+            "sample_rate": config.sample_rate, "workers": workers or "all",
+            "data_fingerprint.iemocap": fingerprints["iemocap"]["hash"],
+            "data_fingerprint.sspnet": fingerprints["sspnet"]["hash"],
+        })
+        target = tracking.local_artifact_target(run.info.run_id, ARTIFACT)
+        scratch = None
+        if target is None:  # remote artifact store: build locally, then upload
+            scratch = Path(tempfile.mkdtemp(prefix="paaan-features-"))
+            target = scratch / ARTIFACT
+        summary = featurize(corpora.iemocap, corpora.sspnet, target, config=config, workers=workers, progress=progress)
+        if scratch is not None:
+            mlflow.log_artifacts(str(target), ARTIFACT)
+            shutil.rmtree(scratch, ignore_errors=True)
+        mlflow.log_metrics({k: float(v) for k, v in summary.items() if isinstance(v, (int, float))})
+        mlflow.log_dict(summary, "featurize_summary.json")
+        _print_summary(summary)
+        return run.info.run_id
+
+
+def store_of(run_id: str) -> FeatureStore:
+    """The feature store of a featurize run (local path or a cached download)."""
+    return FeatureStore(tracking.local_artifact_dir(run_id, ARTIFACT))
+
+
+def _print_summary(summary: dict) -> None:
+    print(f"featurized {summary['files_featurized']}/{summary['files']} files "
+          f"({summary['audio_hours']} h of audio) in {summary['seconds']} s, real-time factor "
+          f"{summary['real_time_factor']}x with {summary['workers']} workers; "
+          f"OOV share {summary['oov_share']}; skipped {summary['skipped_files']}"
+          + (f" ({summary['skipped_reasons']})" if summary["skipped_files"] else ""), flush=True)

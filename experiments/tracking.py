@@ -1,0 +1,257 @@
+"""MLflow glue: where runs go, what identifies a step's inputs, and runs that never stay RUNNING.
+
+- Tracking URI: ``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///<cwd>/mlflow.db``, always made
+  absolute (Ray moves each trial into its own folder, where a relative sqlite path would be a new database).
+  Artifacts of a local sqlite store go to ``mlartifacts/`` beside the database (never ``./mlruns``, whose mere
+  existence switches MLflow's default back to the deprecated file store).
+- Caching (the MLflow multistep example's idea, keyed better): a step's cache key hashes its parameters,
+  the code version (a hash of the package sources, so an edit invalidates it), the data fingerprint and
+  the run ids of the steps it consumed. A FINISHED run with the same key is reused instead of recomputed.
+- Lifecycle: ``step_run`` ends its run FINISHED on success, KILLED on Ctrl-C or SIGTERM, FAILED on any other
+  exception, so no run is ever left RUNNING by a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import RunStatus
+from mlflow.tracking import MlflowClient
+from mlflow.utils.file_utils import local_file_uri_to_path
+
+EXPERIMENT = "paaan"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_SOURCE_DIRS = ("paaan", "experiments", "registry")
+TAG_STEP = "paaan.step"
+TAG_KEY = "paaan.cache_key"
+TAG_REUSED = "paaan.reused_run_id"
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so runs end KILLED exactly as on Ctrl-C."""
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM into ``Terminated`` (a KeyboardInterrupt) in the main thread; idempotent."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _handler(signum, frame):
+        raise Terminated(f"received signal {signum}")
+
+    signal.signal(signal.SIGTERM, _handler)
+
+
+# --- where runs go -------------------------------------------------------------------------------------
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = f"sqlite:///{(Path.cwd() / uri[len('sqlite:///'):]).resolve()}"
+    elif "://" not in uri:  # a bare path
+        uri = f"sqlite:///{Path(uri).resolve()}"
+    return uri
+
+
+def setup_tracking(uri: str | None = None, experiment: str = EXPERIMENT) -> str:
+    """Point MLflow at ``uri`` (absolute), create the experiment once, return its id.
+
+    Call this on the driver only (concurrent experiment creation on sqlite races; NOTES).
+    """
+    uri = resolve_tracking_uri(uri)
+    os.environ["MLFLOW_TRACKING_URI"] = uri  # Ray workers and child processes inherit the absolute URI
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is not None:
+        experiment_id = found.experiment_id
+    else:
+        location = None
+        if uri.startswith("sqlite:///"):
+            location = (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").as_uri()
+        try:
+            experiment_id = client.create_experiment(experiment, artifact_location=location)
+        except mlflow.exceptions.MlflowException:  # created meanwhile by another process
+            experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+# --- what identifies inputs ----------------------------------------------------------------------------
+
+
+def code_version() -> str:
+    """Hash of the package sources (paaan/, experiments/, registry/): changes with any edit, committed or not."""
+    digest = hashlib.sha256()
+    for directory in _SOURCE_DIRS:
+        for path in sorted((PROJECT_ROOT / directory).rglob("*")):
+            if path.suffix in (".py", ".yaml", ".csv") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def fingerprint_tree(root: str | Path) -> dict[str, Any]:
+    """Fingerprint of a corpus folder: relative path, size and mtime of every file (``._*`` excluded).
+
+    Sizes and mtimes, not content hashes: hashing IEMOCAP's 10k wavs on every call would cost seconds;
+    any rewrite of a file changes its mtime.
+    """
+    root = Path(root)
+    digest = hashlib.sha256()
+    count = size = 0
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.name.startswith("._"):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            count += 1
+            size += stat.st_size
+    return {"hash": digest.hexdigest()[:16], "files": count, "bytes": size}
+
+
+def cache_key(step: str, inputs: dict[str, Any]) -> str:
+    payload = json.dumps({"step": step, "inputs": inputs, "code": code_version()}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def find_cached_run(step: str, key: str, experiment_id: str | None = None):
+    """The newest FINISHED run of ``step`` with this cache key that holds its own results, or None."""
+    client = MlflowClient()
+    experiment_id = experiment_id or mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{TAG_STEP}` = '{step}' and tags.`{TAG_KEY}` = '{key}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=20,
+    )
+    for run in runs:
+        if TAG_REUSED not in run.data.tags:
+            return run
+    return None
+
+
+# --- runs that never stay RUNNING ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def step_run(run_name: str, step: str, *, parent_run_id: str | None = None, tags: dict[str, str] | None = None,
+             use_env_run: bool = True) -> Iterator[mlflow.ActiveRun]:
+    """Start (or, under ``mlflow run``, adopt) a run and end it FINISHED / KILLED / FAILED.
+
+    ``use_env_run``: when this process was started by ``mlflow run`` (MLFLOW_RUN_ID is set and not yet
+    used), this step runs inside that run. Nested steps pass ``parent_run_id`` and get their own run.
+    """
+    install_signal_handlers()
+    all_tags = {TAG_STEP: step, "paaan.code_version": code_version(), **(tags or {})}
+    commit = git_commit()
+    if commit:
+        all_tags["mlflow.source.git.commit"] = commit
+    if parent_run_id:
+        all_tags["mlflow.parentRunId"] = parent_run_id
+    env_run = os.environ.get("MLFLOW_RUN_ID") if use_env_run and not parent_run_id else None
+    if env_run:
+        os.environ.pop("MLFLOW_RUN_ID")  # adopt it once; later runs of this process are our own
+        active = mlflow.start_run(run_id=env_run, tags=all_tags)
+    else:
+        active = mlflow.start_run(run_name=run_name, tags=all_tags, nested=bool(mlflow.active_run()))
+    try:
+        yield active
+    except KeyboardInterrupt:
+        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        raise
+    except BaseException:
+        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        raise
+    else:
+        mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+
+
+class MetricBuffer:
+    """Per-epoch metrics written in batches (one transaction every ``every`` seconds and at ``flush``).
+
+    Fewer, larger writes keep parallel trials from queueing on the sqlite lock; curves still appear live.
+    """
+
+    def __init__(self, run_id: str, every: float = 10.0):
+        import time
+
+        from mlflow.entities import Metric
+
+        self._time, self._metric = time, Metric
+        self.run_id, self.every = run_id, every
+        self.pending: list = []
+        self.last = time.time()
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        now = int(self._time.time() * 1000)
+        self.pending += [self._metric(k, float(v), now, step) for k, v in metrics.items()]
+        if self._time.time() - self.last >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            MlflowClient().log_batch(self.run_id, metrics=self.pending)
+            self.pending = []
+        self.last = self._time.time()
+
+
+def note_reuse(step: str, reused_run_id: str, parent_run_id: str | None = None) -> None:
+    """Record that a step was reused: on the ``mlflow run`` entry run if there is one, and on stdout."""
+    env_run = os.environ.pop("MLFLOW_RUN_ID", None) if not parent_run_id else None
+    if env_run:
+        client = MlflowClient()
+        client.set_tag(env_run, TAG_STEP, step)
+        client.set_tag(env_run, TAG_REUSED, reused_run_id)
+        client.set_terminated(env_run, RunStatus.to_string(RunStatus.FINISHED))
+    print(f"{step}: reusing finished run {reused_run_id} (same inputs and code)", flush=True)
+
+
+def local_artifact_target(run_id: str, artifact_path: str) -> Path | None:
+    """Where to write an artifact folder directly (no copy) when the run's artifact store is local."""
+    root = MlflowClient().get_run(run_id).info.artifact_uri
+    if root.startswith("file:") or "://" not in root:
+        target = Path(local_file_uri_to_path(root)) / artifact_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+    return None
+
+
+def local_artifact_dir(run_id: str, artifact_path: str) -> Path:
+    """A local folder holding a run's artifacts: the store itself when it is local, else a download.
+
+    Downloads go to ``$PAAAN_CACHE/artifacts/<run_id>/`` once (a completed marker guards against a
+    half-finished download being reused).
+    """
+    run = MlflowClient().get_run(run_id)
+    root = run.info.artifact_uri
+    if root.startswith("file:") or "://" not in root:
+        local = Path(local_file_uri_to_path(root)) / artifact_path
+        if not local.exists():
+            raise FileNotFoundError(f"run {run_id} has no artifact {artifact_path!r} (looked in {local})")
+        return local
+    cache = Path(os.environ.get("PAAAN_CACHE", Path.home() / ".cache" / "paaan")) / "artifacts" / run_id
+    marker = cache / f".{artifact_path.replace('/', '_')}.complete"
+    if not marker.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=str(cache))
+        marker.touch()
+    return cache / artifact_path

@@ -1,0 +1,178 @@
+"""The ``train`` step: one variant on one leave-one-session-out fold, logged to MLflow.
+
+Upstream steps (featurize, shla, retrieve) are reused by run id or run now. ``train_and_log`` is shared
+with the ablation's Ray trials: params, per-epoch curves, test metrics, the confusion matrix (PNG and CSV),
+per-utterance predictions, and the attention weights of every test utterance (alpha_A per 40 ms step with
+the step's 45 LLD values; alpha_T per word with the word and its POS tag) for the attention analysis.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from experiments import tracking  # noqa: E402
+from experiments.corpora import Corpora  # noqa: E402
+from experiments.featurize import run_featurize, store_of  # noqa: E402
+from experiments.retrieve import neighbours_of, run_retrieve  # noqa: E402
+from experiments.shla import run_shla  # noqa: E402
+from paaan.config import Profile  # noqa: E402
+from paaan.data.folds import Fold  # noqa: E402
+from paaan.data.schema import EMOTIONS  # noqa: E402
+from paaan.features.store import FeatureStore  # noqa: E402
+from paaan.personality import oracle_embeddings  # noqa: E402
+from paaan.train import FoldResult, train_fold  # noqa: E402
+from paaan.variants import Variant  # noqa: E402
+
+STEP = "train"
+
+
+@dataclass
+class Upstream:
+    """The run ids a training step reads from (passed to Ray trials as plain strings)."""
+
+    featurize: str
+    shla: str | None = None
+    retrieve: dict[str, str] | None = None  # space -> retrieve run id (neighbour lists up to k_max)
+    ground_truth: str | None = None  # the demo corpus' ground_truth.json, when there is one
+
+    def as_params(self) -> dict[str, str]:
+        out = {"featurize_run": self.featurize}
+        if self.shla:
+            out["shla_run"] = self.shla
+        for space, run in (self.retrieve or {}).items():
+            out[f"retrieve_run_{space}"] = run
+        return out
+
+
+def prepare_upstream(corpora: Corpora, profile: Profile, spaces: set[str], seed: int = 0, workers: int = 0,
+                     parent_run_id: str | None = None) -> Upstream:
+    """featurize -> shla -> retrieve, each reused when already done with the same inputs."""
+    featurize = run_featurize(corpora, profile.features, workers=workers, parent_run_id=parent_run_id)
+    shla = run_shla(featurize, profile.shla, seed=seed, parent_run_id=parent_run_id) if "PP" in spaces else None
+    retrieve = {space: run_retrieve(featurize, space, k=min(profile.retrieval.k, profile.tune.k_max),
+                                    k_max=profile.tune.k_max, shla_run_id=shla,
+                                    ground_truth=corpora.ground_truth, parent_run_id=parent_run_id)
+                for space in sorted(spaces)}
+    truth = str(corpora.ground_truth) if corpora.ground_truth else None
+    return Upstream(featurize, shla, retrieve, truth)
+
+
+def personality_for(variant: Variant, k: int | None, upstream: Upstream) -> pd.DataFrame | None:
+    """Speaker -> 25-d embedding for the variant (None if it uses no personality)."""
+    if variant.personality == "none":
+        return None
+    if variant.personality == "oracle":
+        return oracle_embeddings(upstream.ground_truth or "<no ground_truth.json>")
+    run = (upstream.retrieve or {}).get(variant.personality)
+    if run is None:
+        raise ValueError(f"variant {variant.name} needs a retrieve run for space {variant.personality}")
+    return neighbours_of(run, upstream.featurize).embeddings(int(k))
+
+
+def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | None, profile: Profile,
+                  upstream: Upstream, extra_params: dict | None = None, device: str | None = None,
+                  log_model: bool = False, want_attention: bool = True) -> FoldResult:
+    """Train in the active MLflow run and log everything the report and the analysis read.
+
+    ``fold``: 1..5, "all" (a model of every session, nothing to test), or a Fold (an inner split).
+    """
+    store = store_of(upstream.featurize)
+    personality = personality_for(variant, k, upstream)
+    fold_name = f"{fold.number}-inner" if isinstance(fold, Fold) else fold
+    params = {"variant": variant.name, "family": variant.family, "personality": variant.personality,
+              "integration": variant.integration, "fold": fold_name, "seed": seed,
+              "k": k if variant.uses_retrieval else "", **upstream.as_params(), **profile.flat(),
+              **(extra_params or {})}
+    mlflow.log_params({key: value for key, value in params.items() if value != ""})
+
+    curves = tracking.MetricBuffer(mlflow.active_run().info.run_id)
+
+    def on_epoch(record: dict) -> None:
+        curves.log({f"epoch_{k_}": v for k_, v in record.items() if k_ != "epoch"}, step=int(record["epoch"]))
+
+    result = train_fold(store, variant, fold, profile, personality=personality, seed=seed, device=device,
+                        on_epoch=on_epoch, want_attention=want_attention)
+    curves.flush()
+    if result.metrics:
+        mlflow.log_metrics(result.metrics)
+    mlflow.log_metrics({"best_epoch": result.best_epoch, "train_seconds": result.seconds,
+                        "train_utterances": result.train_utterances})
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if len(result.predictions):
+            result.predictions.to_csv(tmp / "predictions.csv", index=False)
+            pd.DataFrame(result.confusion, index=EMOTIONS, columns=EMOTIONS).to_csv(tmp / "confusion_matrix.csv")
+            plot_confusion(result.confusion, f"{variant.name}, fold {fold_name}", tmp / "confusion_matrix.png")
+            if want_attention:
+                _attention_artifacts(store, result, tmp)
+        (tmp / "history.json").write_text(json.dumps(result.history, indent=1))
+        if log_model:
+            torch.save(result.model.state_dict(), tmp / "model_state.pt")
+        mlflow.log_artifacts(str(tmp))
+    return result
+
+
+def _attention_artifacts(store: FeatureStore, result: FoldResult, folder: Path) -> None:
+    utterances = store.utterances.set_index("utterance_id")
+    if result.attention_audio is not None:
+        att = result.attention_audio
+        offsets = utterances.loc[att["utterance_id"], "lld_offset"].to_numpy()
+        values = np.asarray(store.lld)[offsets + att["step"].to_numpy()]  # (n_steps, 45) z-normalised LLDs
+        frame = pd.concat([att.assign(speaker=utterances.loc[att["utterance_id"], "speaker"].to_numpy()),
+                           pd.DataFrame(values, columns=store.lld_names)], axis=1)
+        frame.to_parquet(folder / "attention_audio.parquet", index=False)
+    if result.attention_text is not None:
+        att = result.attention_text
+        offsets = utterances.loc[att["utterance_id"], "word_offset"].to_numpy()
+        words = store.words.iloc[offsets + att["position"].to_numpy()]
+        has_words = utterances.loc[att["utterance_id"], "n_words"].to_numpy() > 0
+        frame = att.assign(speaker=utterances.loc[att["utterance_id"], "speaker"].to_numpy(),
+                           token=np.where(has_words, words["token"].to_numpy(), ""),
+                           pos=np.where(has_words, words["pos"].to_numpy(), ""))
+        frame.to_parquet(folder / "attention_text.parquet", index=False)
+
+
+def plot_confusion(matrix: np.ndarray, title: str, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(4.2, 3.8), dpi=120)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(EMOTIONS)):
+        for j in range(len(EMOTIONS)):
+            ax.text(j, i, f"{matrix[i, j]}\n{shares[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if shares[i, j] > 0.6 else "black")
+    ax.set_xticks(range(4), EMOTIONS)
+    ax.set_yticks(range(4), EMOTIONS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run_train(corpora: Corpora, profile: Profile, variant: Variant, fold: int | str, seed: int = 0,
+              k: int | None = None, workers: int = 0) -> str:
+    """Entry point body: upstream steps (reused), then one training run; returns its run id."""
+    spaces = {variant.personality} & {"PP", "NA"}
+    if variant.personality == "oracle" and not corpora.ground_truth:
+        raise ValueError(f"{variant.name} needs the demo corpus' ground_truth.json; {corpora.iemocap} has none")
+    upstream = prepare_upstream(corpora, profile, spaces, workers=workers)
+    k = k or profile.retrieval.k
+    with tracking.step_run(f"{variant.name}-fold{fold}", STEP) as run:
+        result = train_and_log(variant, fold, seed, k, profile, upstream, log_model=True)
+        if result.metrics:
+            print(f"{variant.name} fold {fold}: UAR {result.metrics['uar']:.3f}, WA {result.metrics['wa']:.3f} "
+                  f"(best epoch {result.best_epoch}, {result.seconds:.1f} s)", flush=True)
+        return run.info.run_id
