@@ -324,23 +324,23 @@ def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool) -> dic
 def run_ablation(corpora: Corpora, profile: Profile, settings: AblationSettings) -> str:
     """Body of ``mlflow run . -e ablation`` / ``paaan ablation``; returns the parent run id."""
     started = time.perf_counter()
-    experiment_id = mlflow.get_experiment_by_name(tracking.EXPERIMENT).experiment_id
+    experiment_id = tracking.experiment_id()
     key = ablation_key(corpora, profile, settings)
     previous = find_previous(key, experiment_id)
     finished = [r for r in previous if r.info.status == "FINISHED"]
     if finished and not settings.force:
         run_id = finished[0].info.run_id
-        tracking.note_reuse(STEP, run_id)
+        tracking.note_reuse(STEP, run_id, entry=True)
         _print_where(run_id)
         return run_id
     tags = {tracking.TAG_KEY: key, "paaan.demo_corpus": str(corpora.demo)}
-    with tracking.step_run("ablation", STEP, tags=tags) as parent:
+    with tracking.step_run("ablation", STEP, tags=tags, entry=True) as parent:
         parent_id = parent.info.run_id
         try:
             adopted = adopt_finished_children(previous, parent_id, experiment_id)
             if adopted:
                 print(f"resuming: {adopted} finished runs of an interrupted ablation adopted", flush=True)
-            mlflow.log_params({
+            tracking.log_params({
                 "variants": ",".join(v.name for v in settings.variants), "seeds": settings.seeds,
                 "k_tuning": settings.k_tuning, "k_trials": settings.k_trials,
                 "ray_address": settings.ray_address or "local", "cpus_per_trial": settings.cpus_per_trial,
@@ -348,7 +348,7 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: AblationSettings)
                 "sspnet_root": redact(corpora.sspnet), **profile.flat()})
             spaces = {v.personality for v in settings.variants} & {"PP", "NA"}
             upstream = prepare_upstream(corpora, profile, spaces, workers=settings.workers, parent_run_id=parent_id)
-            mlflow.log_params(upstream.as_params())
+            tracking.log_params(upstream.as_params())
             store = store_of(upstream.featurize)
             folds = sorted(int(s) for s in store.utterances["session"].unique())
             folds = list(range(1, len(folds) + 1))

@@ -71,7 +71,7 @@ def featurize_cmd(workers: int, **opts) -> None:
     from experiments.featurize import run_featurize
 
     profile, _, corpora = _setup(opts)
-    run_id = run_featurize(corpora, profile.features, workers=workers)
+    run_id = run_featurize(corpora, profile.features, workers=workers, entry=True)
     click.echo(f"featurize run: {run_id}")
 
 
@@ -85,7 +85,7 @@ def shla_cmd(seed: int, **opts) -> None:
 
     profile, _, corpora = _setup(opts)
     featurize_run = run_featurize(corpora, profile.features)
-    click.echo(f"shla run: {run_shla(featurize_run, profile.shla, seed=seed)}")
+    click.echo(f"shla run: {run_shla(featurize_run, profile.shla, seed=seed, entry=True)}")
 
 
 @main.command("retrieve")
@@ -104,7 +104,7 @@ def retrieve_cmd(space: str, k: int, seed: int, **opts) -> None:
     featurize_run = run_featurize(corpora, profile.features)
     shla_run = run_shla(featurize_run, profile.shla, seed=seed) if space == "PP" else None
     run_id = run_retrieve(featurize_run, space, k=k or profile.retrieval.k, k_max=profile.tune.k_max,
-                          shla_run_id=shla_run, ground_truth=corpora.ground_truth)
+                          shla_run_id=shla_run, ground_truth=corpora.ground_truth, entry=True)
     click.echo(f"retrieve run: {run_id}")
 
 
@@ -123,6 +123,22 @@ def train_cmd(variant: str, fold: str, seed: int, k: int, **opts) -> None:
     fold_value = fold if fold == "all" else int(fold)
     run_id = run_train(corpora, profile, get_variant(variant), fold_value, seed=seed, k=k or None)
     click.echo(f"train run: {run_id}")
+
+
+@main.command("tune-k")
+@corpus_options
+@click.option("--variant", default="PAaAN_PP", show_default=True, help="A retrieval variant (PP or NA).")
+@click.option("--fold", default=1, show_default=True, help="Outer fold (1..5); k is tuned inside its training sessions.")
+@click.option("--trials", default=0, help="Optuna trials (0: the profile's).")
+@click.option("--seed", default=0, show_default=True)
+def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, **opts) -> None:
+    """Optuna over k for one variant and fold, on inner validation only; every trial is a nested run."""
+    from experiments.tune_k import run_tune_k
+    from paaan.variants import get_variant
+
+    profile, _, corpora = _setup(opts)
+    run_id = run_tune_k(corpora, profile, get_variant(variant), fold, trials or profile.tune.k_trials, seed=seed)
+    click.echo(f"tune_k run: {run_id}")
 
 
 @main.command("ablation")

@@ -35,17 +35,17 @@ def featurize_key(corpora: Corpora, config: FeatureConfig) -> tuple[str, dict]:
 
 
 def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, parent_run_id: str | None = None,
-                  progress: bool = True) -> str:
+                  progress: bool = True, entry: bool = False) -> str:
     """Run id of a featurize run for these inputs: a cached one, or a new one computed now."""
     key, fingerprints = featurize_key(corpora, config)
     cached = tracking.find_cached_run(STEP, key)
     if cached is not None:
-        tracking.note_reuse(STEP, cached.info.run_id, parent_run_id)
+        tracking.note_reuse(STEP, cached.info.run_id, entry)
         return cached.info.run_id
     tags = {tracking.TAG_KEY: key, "paaan.data_fingerprint": json.dumps(fingerprints, sort_keys=True),
             "paaan.demo_corpus": str(corpora.demo)}
-    with tracking.step_run("featurize", STEP, parent_run_id=parent_run_id, tags=tags) as run:
-        mlflow.log_params({
+    with tracking.step_run("featurize", STEP, parent_run_id=parent_run_id, tags=tags, entry=entry) as run:
+        tracking.log_params({
             "iemocap_root": redact(corpora.iemocap), "sspnet_root": redact(corpora.sspnet),
             "glove": redact(config.glove), "frame_size": config.frame_size, "frame_step": config.frame_step,
             "pool_frames": config.pool_frames, "functionals": config.functionals,

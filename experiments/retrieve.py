@@ -60,7 +60,8 @@ def truth_table(ground_truth: str | Path | None) -> pd.DataFrame | None:
 
 
 def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run_id: str | None = None,
-                 ground_truth: str | Path | None = None, parent_run_id: str | None = None) -> str:
+                 ground_truth: str | Path | None = None, parent_run_id: str | None = None,
+                 entry: bool = False) -> str:
     store = store_of(featurize_run_id)
     n_clips = len(store.clips)
     _, k_max = k_bounds(n_clips, k_max)
@@ -70,12 +71,12 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
     key = tracking.cache_key(STEP, inputs)
     cached = tracking.find_cached_run(STEP, key)
     if cached is not None:
-        tracking.note_reuse(STEP, cached.info.run_id, parent_run_id)
+        tracking.note_reuse(STEP, cached.info.run_id, entry)
         return cached.info.run_id
     with tracking.step_run(f"retrieve-{space}", STEP, parent_run_id=parent_run_id,
                            tags={tracking.TAG_KEY: key, "paaan.featurize_run": featurize_run_id,
-                                 "paaan.space": space}) as run:
-        mlflow.log_params({k_: v for k_, v in inputs.items() if v is not None} | {"n_clips": n_clips})
+                                 "paaan.space": space}, entry=entry) as run:
+        tracking.log_params({k_: v for k_, v in inputs.items() if v is not None} | {"n_clips": n_clips})
         queries, bank = retrieval_space(store, space, shla_run_id)
         scores = store.clips[list(TRAITS)].to_numpy(np.float64)
         retriever = PersonalityRetriever(k=k, space=space).fit(bank, scores, clip_ids=store.clips["clip"].to_numpy())

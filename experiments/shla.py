@@ -23,16 +23,17 @@ from paaan.shla import SHLA
 STEP = "shla"
 
 
-def run_shla(featurize_run_id: str, config: SHLAConfig, seed: int = 0, parent_run_id: str | None = None) -> str:
+def run_shla(featurize_run_id: str, config: SHLAConfig, seed: int = 0, parent_run_id: str | None = None,
+             entry: bool = False) -> str:
     key = tracking.cache_key(STEP, {"featurize_run": featurize_run_id, "shla": config.__dict__, "seed": seed})
     cached = tracking.find_cached_run(STEP, key)
     if cached is not None:
-        tracking.note_reuse(STEP, cached.info.run_id, parent_run_id)
+        tracking.note_reuse(STEP, cached.info.run_id, entry)
         return cached.info.run_id
     store = store_of(featurize_run_id)
     with tracking.step_run("shla", STEP, parent_run_id=parent_run_id,
-                           tags={tracking.TAG_KEY: key, "paaan.featurize_run": featurize_run_id}) as run:
-        mlflow.log_params({"featurize_run": featurize_run_id, "hidden_sizes": list(config.hidden_sizes),
+                           tags={tracking.TAG_KEY: key, "paaan.featurize_run": featurize_run_id}, entry=entry) as run:
+        tracking.log_params({"featurize_run": featurize_run_id, "hidden_sizes": list(config.hidden_sizes),
                            "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr, "seed": seed})
         corpora = {"iemocap": np.asarray(store.functionals("iemocap")), "sspnet": np.asarray(store.functionals("sspnet"))}
         shla = SHLA.from_config(config, seed=seed).fit(corpora)

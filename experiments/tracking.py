@@ -35,6 +35,8 @@ _SOURCE_DIRS = ("paaan", "experiments", "registry")
 TAG_STEP = "paaan.step"
 TAG_KEY = "paaan.cache_key"
 TAG_REUSED = "paaan.reused_run_id"
+_EXPERIMENT_ID: str | None = None
+_ENTRY_RUN: dict[str, str | None] = {}  # the run `mlflow run` made for this process, until a step takes it
 
 
 class Terminated(KeyboardInterrupt):
@@ -64,28 +66,46 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return uri
 
 
-def setup_tracking(uri: str | None = None, experiment: str = EXPERIMENT) -> str:
-    """Point MLflow at ``uri`` (absolute), create the experiment once, return its id.
+def setup_tracking(uri: str | None = None, experiment: str | None = None) -> str:
+    """Point MLflow at ``uri`` (absolute) and the experiment; create it once; return its id.
 
-    Call this on the driver only (concurrent experiment creation on sqlite races; NOTES).
+    The experiment: ``experiment`` if given, else the one of the run ``mlflow run`` made for this process
+    (so the entry point's own run and ours live together), else ``paaan``. Call this on the driver only
+    (concurrent experiment creation on sqlite races; NOTES).
     """
+    global _EXPERIMENT_ID
+    if "id" not in _ENTRY_RUN:  # before any start_run: MLflow itself would otherwise adopt MLFLOW_RUN_ID
+        _ENTRY_RUN["id"] = os.environ.pop("MLFLOW_RUN_ID", None)
     uri = resolve_tracking_uri(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri  # Ray workers and child processes inherit the absolute URI
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is not None:
-        experiment_id = found.experiment_id
+    entry_run = _ENTRY_RUN.get("id")
+    if experiment is None and entry_run:
+        experiment_id = client.get_run(entry_run).info.experiment_id
     else:
-        location = None
-        if uri.startswith("sqlite:///"):
-            location = (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").as_uri()
-        try:
-            experiment_id = client.create_experiment(experiment, artifact_location=location)
-        except mlflow.exceptions.MlflowException:  # created meanwhile by another process
-            experiment_id = client.get_experiment_by_name(experiment).experiment_id
+        name = experiment or EXPERIMENT
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            experiment_id = found.experiment_id
+        else:
+            location = None
+            if uri.startswith("sqlite:///"):
+                location = (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").as_uri()
+            try:
+                experiment_id = client.create_experiment(name, artifact_location=location)
+            except mlflow.exceptions.MlflowException:  # created meanwhile by another process
+                experiment_id = client.get_experiment_by_name(name).experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
+    _EXPERIMENT_ID = experiment_id
     return experiment_id
+
+
+def experiment_id() -> str:
+    """The experiment chosen by ``setup_tracking`` (or the active one)."""
+    if _EXPERIMENT_ID is not None:
+        return _EXPERIMENT_ID
+    return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
 
 
 # --- what identifies inputs ----------------------------------------------------------------------------
@@ -133,12 +153,11 @@ def cache_key(step: str, inputs: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def find_cached_run(step: str, key: str, experiment_id: str | None = None):
+def find_cached_run(step: str, key: str, in_experiment: str | None = None):
     """The newest FINISHED run of ``step`` with this cache key that holds its own results, or None."""
     client = MlflowClient()
-    experiment_id = experiment_id or mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
     runs = client.search_runs(
-        [experiment_id],
+        [in_experiment or experiment_id()],
         filter_string=f"tags.`{TAG_STEP}` = '{step}' and tags.`{TAG_KEY}` = '{key}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
         max_results=20,
@@ -154,11 +173,11 @@ def find_cached_run(step: str, key: str, experiment_id: str | None = None):
 
 @contextlib.contextmanager
 def step_run(run_name: str, step: str, *, parent_run_id: str | None = None, tags: dict[str, str] | None = None,
-             use_env_run: bool = True) -> Iterator[mlflow.ActiveRun]:
+             entry: bool = False) -> Iterator[mlflow.ActiveRun]:
     """Start (or, under ``mlflow run``, adopt) a run and end it FINISHED / KILLED / FAILED.
 
-    ``use_env_run``: when this process was started by ``mlflow run`` (MLFLOW_RUN_ID is set and not yet
-    used), this step runs inside that run. Nested steps pass ``parent_run_id`` and get their own run.
+    ``entry``: this is the step the command was run for; under ``mlflow run`` it runs inside the run that
+    ``mlflow run`` created (once). Upstream steps get runs of their own, nested under ``parent_run_id``.
     """
     install_signal_handlers()
     all_tags = {TAG_STEP: step, "paaan.code_version": code_version(), **(tags or {})}
@@ -167,9 +186,8 @@ def step_run(run_name: str, step: str, *, parent_run_id: str | None = None, tags
         all_tags["mlflow.source.git.commit"] = commit
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
-    env_run = os.environ.get("MLFLOW_RUN_ID") if use_env_run and not parent_run_id else None
+    env_run = take_entry_run() if entry else None
     if env_run:
-        os.environ.pop("MLFLOW_RUN_ID")  # adopt it once; later runs of this process are our own
         active = mlflow.start_run(run_id=env_run, tags=all_tags)
     else:
         active = mlflow.start_run(run_name=run_name, tags=all_tags, nested=bool(mlflow.active_run()))
@@ -214,9 +232,40 @@ class MetricBuffer:
         self.last = self._time.time()
 
 
-def note_reuse(step: str, reused_run_id: str, parent_run_id: str | None = None) -> None:
-    """Record that a step was reused: on the ``mlflow run`` entry run if there is one, and on stdout."""
-    env_run = os.environ.pop("MLFLOW_RUN_ID", None) if not parent_run_id else None
+def take_entry_run() -> str | None:
+    """The run ``mlflow run`` created for this process (MLFLOW_RUN_ID), handed out once, else None.
+
+    The variable is removed from the environment at the first call so no child process (Ray workers
+    above all) ever logs into the entry point's run (NOTES).
+    """
+    if "id" not in _ENTRY_RUN:
+        _ENTRY_RUN["id"] = os.environ.pop("MLFLOW_RUN_ID", None)
+    run_id, _ENTRY_RUN["id"] = _ENTRY_RUN["id"], None
+    return run_id
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log params on the active run; a key already logged with another value (``mlflow run`` logs the
+    entry point's raw parameters, e.g. an empty corpus root) is logged as ``<key>.resolved``."""
+    run = mlflow.active_run()
+    existing = MlflowClient().get_run(run.info.run_id).data.params if run else {}
+    out = {}
+    for key, value in params.items():
+        text = str(value)[:6000]
+        if key in existing and existing[key] != text:
+            key = f"{key}.resolved"
+            if existing.get(key) == text:
+                continue
+        elif key in existing:
+            continue
+        out[key] = text
+    if out:
+        mlflow.log_params(out)
+
+
+def note_reuse(step: str, reused_run_id: str, entry: bool = False) -> None:
+    """Record that a step was reused: on the ``mlflow run`` entry run if this is its step, and on stdout."""
+    env_run = take_entry_run() if entry else None
     if env_run:
         client = MlflowClient()
         client.set_tag(env_run, TAG_STEP, step)

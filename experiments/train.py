@@ -95,7 +95,7 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
               "integration": variant.integration, "fold": fold_name, "seed": seed,
               "k": k if variant.uses_retrieval else "", **upstream.as_params(), **profile.flat(),
               **(extra_params or {})}
-    mlflow.log_params({key: value for key, value in params.items() if value != ""})
+    tracking.log_params({key: value for key, value in params.items() if value != ""})
 
     curves = tracking.MetricBuffer(mlflow.active_run().info.run_id)
 
@@ -170,7 +170,7 @@ def run_train(corpora: Corpora, profile: Profile, variant: Variant, fold: int | 
         raise ValueError(f"{variant.name} needs the demo corpus' ground_truth.json; {corpora.iemocap} has none")
     upstream = prepare_upstream(corpora, profile, spaces, workers=workers)
     k = k or profile.retrieval.k
-    with tracking.step_run(f"{variant.name}-fold{fold}", STEP) as run:
+    with tracking.step_run(f"{variant.name}-fold{fold}", STEP, entry=True) as run:
         result = train_and_log(variant, fold, seed, k, profile, upstream, log_model=True)
         if result.metrics:
             print(f"{variant.name} fold {fold}: UAR {result.metrics['uar']:.3f}, WA {result.metrics['wa']:.3f} "

@@ -1,0 +1,86 @@
+"""MLflow glue: cache keys, reuse, run statuses, parameter logging, fingerprints."""
+
+import os
+import time
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from experiments import tracking as tracking_mod
+from experiments.corpora import redact
+
+
+def tracking_module():
+    return tracking_mod
+
+
+def test_runs_end_finished_killed_or_failed(tracking):
+    with tracking_module().step_run("ok", "demo") as run:
+        ok = run.info.run_id
+    with pytest.raises(KeyboardInterrupt):
+        with tracking_module().step_run("interrupted", "demo") as run:
+            killed = run.info.run_id
+            raise KeyboardInterrupt
+    with pytest.raises(ValueError):
+        with tracking_module().step_run("crashed", "demo") as run:
+            failed = run.info.run_id
+            raise ValueError("boom")
+    status = {r: MlflowClient().get_run(r).info.status for r in (ok, killed, failed)}
+    assert status == {ok: "FINISHED", killed: "KILLED", failed: "FAILED"}
+
+
+def test_cached_run_is_found_only_when_finished_with_the_same_key(tracking):
+    key = tracking_module().cache_key("featurize", {"a": 1})
+    assert key != tracking_module().cache_key("featurize", {"a": 2})
+    with pytest.raises(KeyboardInterrupt):
+        with tracking_module().step_run("x", "featurize", tags={tracking_module().TAG_KEY: key}):
+            raise KeyboardInterrupt
+    assert tracking_module().find_cached_run("featurize", key) is None  # a KILLED run is never reused
+    with tracking_module().step_run("y", "featurize", tags={tracking_module().TAG_KEY: key}) as run:
+        good = run.info.run_id
+    assert tracking_module().find_cached_run("featurize", key).info.run_id == good
+    assert tracking_module().find_cached_run("shla", key) is None
+
+
+def test_entry_run_params_are_kept_and_resolved_values_added(tracking):
+    run = MlflowClient().create_run(tracking)
+    MlflowClient().log_param(run.info.run_id, "glove", "")
+    os.environ["MLFLOW_RUN_ID"] = run.info.run_id
+    tracking_module()._ENTRY_RUN.clear()
+    with tracking_module().step_run("entry", "featurize", entry=True) as active:
+        assert active.info.run_id == run.info.run_id
+        tracking_module().log_params({"glove": "glove-6b-50d", "frame_size": 0.06})
+    params = MlflowClient().get_run(run.info.run_id).data.params
+    assert params == {"glove": "", "glove.resolved": "glove-6b-50d", "frame_size": "0.06"}
+    assert "MLFLOW_RUN_ID" not in os.environ  # never leaks to child processes
+
+
+def test_fingerprint_changes_with_any_file(tmp_path):
+    (tmp_path / "a.wav").write_bytes(b"1234")
+    (tmp_path / "._a.wav").write_bytes(b"mac")
+    first = tracking_module().fingerprint_tree(tmp_path)
+    assert first["files"] == 1 and first["bytes"] == 4  # the macOS resource file does not count
+    time.sleep(0.01)
+    (tmp_path / "a.wav").write_bytes(b"1235")
+    assert tracking_module().fingerprint_tree(tmp_path)["hash"] != first["hash"]
+
+
+def test_tracking_uri_is_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking_module().resolve_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert tracking_module().resolve_tracking_uri("sqlite:///x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    assert tracking_module().resolve_tracking_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_artifacts_go_beside_the_database_not_to_mlruns(tracking, tmp_path):
+    location = mlflow.get_experiment(tracking).artifact_location
+    assert location == (tmp_path / "mlartifacts").as_uri()
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_redact_hides_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert redact(tmp_path / "corpora" / "IEMOCAP") == "~/corpora/IEMOCAP"
+    assert redact("/data/IEMOCAP") == "/data/IEMOCAP"

@@ -1,0 +1,123 @@
+"""Training one variant on one fold: splits, batches, personality scaling, outputs (on the tiny corpus)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from paaan.config import Profile
+from paaan.data.folds import get_fold
+from paaan.personality import EMBEDDING_COLUMNS, oracle_embeddings, standardise, true_profiles
+from paaan.train import batches, corpus_tensors, train_fold
+from paaan.tuning import inner_fold, inner_validation, k_search_space
+from paaan.variants import get_variant
+
+TINY = Profile().replace(model={"blstm_hidden": 8, "dense": 16, "fusion_size": 16},
+                         prev1={"lstm_hidden": 8, "filters": 4, "embedding": 8},
+                         prev2={"audio_hidden": 8, "text_hidden": 8},
+                         train={"epochs": 2, "lr": 0.01, "threads": 1})
+
+
+def test_length_aware_batches_worked_by_hand():
+    lengths = np.array([5, 1, 3, 2, 4])
+    # sorted by length: rows 1 (1), 3 (2), 2 (3), 4 (4), 0 (5) -> batches of 2 in that order, no shuffling
+    chunks = batches(np.arange(5), lengths, 2, rng=None, length_buckets=True)
+    assert [c.tolist() for c in chunks] == [[1, 3], [2, 4], [0]]
+    # shuffled: every row exactly once, each batch still a run of neighbours in length order
+    chunks = batches(np.arange(5), lengths, 2, rng=np.random.default_rng(0), length_buckets=True)
+    assert sorted(np.concatenate(chunks).tolist()) == [0, 1, 2, 3, 4]
+    assert sorted(sorted(lengths[c].tolist()) for c in chunks) == [[1, 2], [3, 4], [5]]
+
+
+def test_corpus_tensors_match_the_store(tiny_store):
+    data = corpus_tensors(str(tiny_store.path.resolve()))
+    table = tiny_store.utterances
+    assert len(data.audio) == len(table)
+    for i in (0, len(table) - 1):
+        assert data.audio[i].shape == (table["lld_steps"].iloc[i], 45)
+        assert data.words[i].shape == (max(1, table["n_words"].iloc[i]), tiny_store.word_dim)
+        assert data.step_word[i].shape == (table["lld_steps"].iloc[i],)
+        assert int(data.step_word[i].max()) < max(1, table["n_words"].iloc[i])
+    assert set(data.labels.tolist()) <= {0, 1, 2, 3}
+
+
+def test_train_fold_scores_only_the_test_session(tiny_store):
+    result = train_fold(tiny_store, get_variant("IA+T"), 2, TINY, seed=0)
+    fold = get_fold(tiny_store.utterances, 2)
+    test_ids = set(tiny_store.utterances["utterance_id"].iloc[fold.test])
+    assert set(result.predictions["utterance_id"]) == test_ids
+    assert set(tiny_store.utterances.set_index("utterance_id").loc[list(test_ids), "session"]) == {2}
+    assert set(result.metrics) >= {"uar", "wa", "recall_ang", "recall_hap", "recall_neu", "recall_sad"}
+    assert 0.0 <= result.metrics["uar"] <= 1.0
+    assert int(result.confusion.sum()) == len(test_ids)
+    assert len(result.history) == 2 and all(np.isfinite(h["train_loss"]) for h in result.history)
+    probs = result.predictions[["p_ang", "p_hap", "p_neu", "p_sad"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # attention: one weight per audio step / word of every test utterance, summing to one per utterance
+    sums = result.attention_audio.groupby("utterance_id")["alpha"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-4)
+    steps = tiny_store.utterances.set_index("utterance_id").loc[sums.index, "lld_steps"]
+    assert result.attention_audio.groupby("utterance_id").size().loc[sums.index].tolist() == steps.tolist()
+
+
+def test_training_is_seeded(tiny_store):
+    a = train_fold(tiny_store, get_variant("Audio"), 1, TINY, seed=3, want_attention=False)
+    b = train_fold(tiny_store, get_variant("Audio"), 1, TINY, seed=3, want_attention=False)
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
+
+
+def test_personality_is_standardised_with_the_training_speakers_only(tiny_store, tiny_corpus):
+    embeddings = oracle_embeddings(tiny_corpus / "ground_truth.json")
+    result = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, TINY, personality=embeddings, seed=0,
+                        want_attention=False)
+    train_speakers = sorted(s for s in embeddings.index if not s.startswith("Ses01"))
+    np.testing.assert_allclose(result.personality_stats["mean"], embeddings.loc[train_speakers].mean().to_numpy())
+    with pytest.raises(ValueError, match="needs a personality embedding"):
+        train_fold(tiny_store, get_variant("PAaAN_PP"), 1, TINY, seed=0)
+
+
+def test_all_sessions_model_has_no_test_set(tiny_store):
+    result = train_fold(tiny_store, get_variant("Text"), "all", TINY, seed=0)
+    assert result.metrics == {} and result.predictions.empty
+    assert result.train_utterances == len(tiny_store.utterances) - round(0.1 * len(tiny_store.utterances))
+
+
+def test_oracle_embedding_is_the_true_profile_in_trait_major_order(tiny_corpus):
+    truth = true_profiles(tiny_corpus / "ground_truth.json")
+    embeddings = oracle_embeddings(truth)
+    assert list(embeddings.columns) == list(EMBEDDING_COLUMNS) and len(EMBEDDING_COLUMNS) == 25
+    speaker = truth.index[0]
+    expected = [v for t in truth.columns for v in (truth.loc[speaker, t], 0.0, truth.loc[speaker, t],
+                                                    truth.loc[speaker, t], truth.loc[speaker, t])]
+    assert embeddings.loc[speaker].tolist() == expected
+
+
+def test_standardise_by_hand():
+    frame = pd.DataFrame({"a": [1.0, 3.0, 10.0], "b": [2.0, 2.0, 5.0]}, index=["s1", "s2", "test"])
+    out = standardise(frame, ["s1", "s2"])
+    # a: mean 2, std 1 -> s1 -1, s2 1, test 8; b: std 0 is floored at 0.1 -> test (5 - 2) / 0.1 = 30
+    assert out["a"].tolist() == [-1.0, 1.0, 8.0]
+    assert out["b"].tolist() == pytest.approx([0.0, 0.0, 30.0])
+
+
+def test_k_objective_uses_the_inner_split_only(tiny_store):
+    low, high = k_search_space(len(tiny_store.clips), 50)
+    assert (low, high) == (1, len(tiny_store.clips))
+    inner = inner_fold(tiny_store.utterances, 3)
+    sessions = tiny_store.utterances["session"]
+    assert 3 not in set(sessions.iloc[inner.train]) | set(sessions.iloc[inner.test])
+    seen = []
+
+    def personality_for_k(k):
+        seen.append(k)
+        return pd.DataFrame(np.ones((10, 25)), index=sorted(tiny_store.utterances["speaker"].unique()),
+                            columns=list(EMBEDDING_COLUMNS))
+
+    result = inner_validation(tiny_store, get_variant("PAaAN_PP"), 3, 2, TINY, personality_for_k)
+    assert seen == [2]
+    assert set(result.predictions["utterance_id"]) == set(tiny_store.utterances["utterance_id"].iloc[inner.test])
+    with pytest.raises(ValueError, match="outside"):
+        inner_validation(tiny_store, get_variant("PAaAN_PP"), 3, high + 1, TINY, personality_for_k)
+    with pytest.raises(ValueError, match="no k to tune"):
+        inner_validation(tiny_store, get_variant("IA+T"), 3, 2, TINY, personality_for_k)
