@@ -86,6 +86,10 @@ def ablation_key(corpora: Corpora, profile: Profile, settings: AblationSettings)
 
 
 def start_ray(settings: AblationSettings) -> None:
+    # Ctrl-C must interrupt the driver at once (Tune would otherwise swallow it, end the Tuner "normally"
+    # and let the report run on half a grid); the interrupt then closes every open run as KILLED.
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic reporter honours verbose=0
     import ray
 
     os.environ.pop("MLFLOW_RUN_ID", None)  # workers must never inherit the entry point's run (NOTES)
@@ -369,6 +373,8 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: AblationSettings)
             fold_rows = results[results["fold"] != "all"].copy()
             fold_rows["fold"] = fold_rows["fold"].astype(int)
             run_ids = {(r.variant, r.fold, r.seed): r.run_id for r in fold_rows.itertuples()}
+            if fold_rows.empty:
+                raise RuntimeError("no trial of the grid finished; see the Ray logs in ./ray_results")
             summary = summarize(fold_rows, _predictions(run_ids))
             log_summaries(context, summary, k_chosen)
             comparison = report(summary, fold_rows, synthetic=corpora.demo)

@@ -15,6 +15,26 @@ import click
 from paaan.errors import PaaanError
 
 
+class _WholeNumber(click.ParamType):
+    """An integer that also accepts "3.0" (MLproject's numeric parameters are floats)."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        if not number.is_integer():
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        return int(number)
+
+
+INT = _WholeNumber()
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
@@ -37,7 +57,7 @@ def corpus_options(func):
         click.option("--glove", default="", help="Word vectors: glove-6b-50d or a GloVe .txt/.zip path "
                                                   "(empty: the profile's)."),
         click.option("--profile", default="demo", show_default=True, help="Profile name (demo, paper) or YAML path."),
-        click.option("--demo-seed", default=0, show_default=True, help="Seed of the demo corpus."),
+        click.option("--demo-seed", default=0, type=INT, show_default=True, help="Seed of the demo corpus."),
         click.option("--demo-profile", default="demo", show_default=True,
                      type=click.Choice(["tiny", "demo", "iemocap-scale"]), help="Size of the demo corpus."),
         click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
@@ -65,7 +85,7 @@ def _setup(opts: dict):
 
 @main.command("featurize")
 @corpus_options
-@click.option("--workers", default=0, show_default=True, help="openSMILE worker processes (0: all cores).")
+@click.option("--workers", default=0, type=INT, show_default=True, help="openSMILE worker processes (0: all cores).")
 def featurize_cmd(workers: int, **opts) -> None:
     """openSMILE LLDs and functionals, GloVe words and POS tags of both corpora, as an MLflow run."""
     from experiments.featurize import run_featurize
@@ -77,7 +97,7 @@ def featurize_cmd(workers: int, **opts) -> None:
 
 @main.command("shla")
 @corpus_options
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, type=INT, show_default=True)
 def shla_cmd(seed: int, **opts) -> None:
     """Train the shared-hidden-layer autoencoder on both corpora's functionals (reusing featurize)."""
     from experiments.featurize import run_featurize
@@ -92,8 +112,8 @@ def shla_cmd(seed: int, **opts) -> None:
 @corpus_options
 @click.option("--space", type=click.Choice(["PP", "NA"]), default="PP", show_default=True,
               help="PP: SHLA latents; NA: raw functionals z-scored over both corpora.")
-@click.option("--k", "k", default=0, help="Clips retrieved per utterance (0: the profile's).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the SHLA run (PP).")
+@click.option("--k", "k", default=0, type=INT, help="Clips retrieved per utterance (0: the profile's).")
+@click.option("--seed", default=0, type=INT, show_default=True, help="Seed of the SHLA run (PP).")
 def retrieve_cmd(space: str, k: int, seed: int, **opts) -> None:
     """Top-k SSPNet clips per utterance and the 25-d personality embedding per speaker."""
     from experiments.featurize import run_featurize
@@ -112,8 +132,8 @@ def retrieve_cmd(space: str, k: int, seed: int, **opts) -> None:
 @corpus_options
 @click.option("--variant", default="PAaAN_PP", show_default=True, help="A row of the variants table.")
 @click.option("--fold", default="1", show_default=True, help="1..5 (test session), or 'all'.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--k", "k", default=0, help="Clips retrieved per utterance (0: the profile's).")
+@click.option("--seed", default=0, type=INT, show_default=True)
+@click.option("--k", "k", default=0, type=INT, help="Clips retrieved per utterance (0: the profile's).")
 def train_cmd(variant: str, fold: str, seed: int, k: int, **opts) -> None:
     """Train one variant on one leave-one-session-out fold (reusing featurize, shla, retrieve)."""
     from experiments.train import run_train
@@ -128,9 +148,9 @@ def train_cmd(variant: str, fold: str, seed: int, k: int, **opts) -> None:
 @main.command("tune-k")
 @corpus_options
 @click.option("--variant", default="PAaAN_PP", show_default=True, help="A retrieval variant (PP or NA).")
-@click.option("--fold", default=1, show_default=True, help="Outer fold (1..5); k is tuned inside its training sessions.")
-@click.option("--trials", default=0, help="Optuna trials (0: the profile's).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--fold", default=1, type=INT, show_default=True, help="Outer fold (1..5); k is tuned inside its training sessions.")
+@click.option("--trials", default=0, type=INT, help="Optuna trials (0: the profile's).")
+@click.option("--seed", default=0, type=INT, show_default=True)
 def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, **opts) -> None:
     """Optuna over k for one variant and fold, on inner validation only; every trial is a nested run."""
     from experiments.tune_k import run_tune_k
@@ -144,16 +164,16 @@ def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, **opts) -> None:
 @main.command("ablation")
 @corpus_options
 @click.option("--variants", default="all", show_default=True, help="Comma-separated rows of the variants table.")
-@click.option("--seeds", default=0, help="Seeds per (variant, fold) (0: the profile's, 1 by default).")
+@click.option("--seeds", default=0, type=INT, help="Seeds per (variant, fold) (0: the profile's, 1 by default).")
 @click.option("--ray-address", default="", help="An existing Ray cluster (e.g. 10.0.0.5:6379); empty: a local one.")
-@click.option("--num-cpus", default=0, help="CPUs of the local Ray cluster (0: every core).")
+@click.option("--num-cpus", default=0, type=INT, help="CPUs of the local Ray cluster (0: every core).")
 @click.option("--cpus-per-trial", default=1.0, show_default=True)
 @click.option("--gpus-per-trial", default=0.0, show_default=True, help="Fractions share a GPU (e.g. 0.25).")
-@click.option("--k-trials", default=0, help="Optuna trials per (variant, fold) for k (0: the profile's).")
+@click.option("--k-trials", default=0, type=INT, help="Optuna trials per (variant, fold) for k (0: the profile's).")
 @click.option("--k-tuning", default="", type=click.Choice(["", "per_variant", "per_source", "off"]),
               help="One k study per retrieval variant, per personality source, or none (empty: the profile's).")
-@click.option("--max-failures", default=2, show_default=True, help="Ray retries of a failed trial.")
-@click.option("--workers", default=0, help="featurize processes (0: every core).")
+@click.option("--max-failures", default=2, type=INT, show_default=True, help="Ray retries of a failed trial.")
+@click.option("--workers", default=0, type=INT, help="featurize processes (0: every core).")
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Train each variant on all sessions and register it as paaan-<variant>.")
 @click.option("--force", is_flag=True, help="Run again even if a finished ablation has the same inputs.")
@@ -171,9 +191,26 @@ def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_pe
     run_ablation(corpora, profile, settings)
 
 
+@main.command("analyze")
+@click.option("--ablation-run-id", default="", help="The ablation parent run (empty: the latest finished one).")
+@click.option("--per-speaker", default=2, type=INT, show_default=True, help="Utterance pictures per speaker (0: none).")
+@click.option("--combine", type=click.Choice(["per_dimension", "mean"]), default="per_dimension", show_default=True,
+              help="How a category's LLD dimensions meet the speaker's threshold (III-C; see paaan/analysis.py).")
+@click.option("--force", is_flag=True, help="Run again even if a finished analysis has the same inputs.")
+@click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
+                                                 "sqlite:///./mlflow.db).")
+def analyze_cmd(ablation_run_id: str, per_speaker: int, combine: str, force: bool, tracking_uri: str) -> None:
+    """Fig. 2 (III-C): where PAaAN_PP's attention moves relative to IA+T, per speaker and category."""
+    from experiments import tracking
+    from experiments.analyze import run_analyze
+
+    tracking.setup_tracking(tracking_uri or None)
+    run_analyze(ablation_run_id or None, per_speaker=per_speaker, combine=combine, force=force)
+
+
 @main.command("demo-corpus")
 @click.argument("out", type=click.Path(file_okay=False))
-@click.option("--seed", default=0, show_default=True, help="Random seed; the same seed writes the same files.")
+@click.option("--seed", default=0, type=INT, show_default=True, help="Random seed; the same seed writes the same files.")
 @click.option("--profile", type=click.Choice(["tiny", "demo", "iemocap-scale"]), default="demo", show_default=True)
 def demo_corpus(out: str, seed: int, profile: str) -> None:
     """Write a synthetic IEMOCAP + SSPNet corpus (real wav audio) with a planted personality effect."""
@@ -192,7 +229,7 @@ def demo_corpus(out: str, seed: int, profile: str) -> None:
 @click.argument("corpus", type=click.Choice(["iemocap", "sspnet"]))
 @click.argument("root", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
-@click.option("--max-files", default=20, show_default=True, help="How many skipped files to list.")
+@click.option("--max-files", default=20, type=INT, show_default=True, help="How many skipped files to list.")
 def inspect(corpus: str, root: str, as_json: bool, max_files: int) -> None:
     """Summarise a corpus (counts, speakers, what is skipped and why) before spending hours on it."""
     from paaan.data.summary import format_summary, summarize_iemocap, summarize_sspnet

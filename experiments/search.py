@@ -26,6 +26,7 @@ class PerProblemOptuna(Searcher):
         super().__init__(metric=metric, mode=mode)
         import optuna
 
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.problems = dict(problems)
         self.searchers = {
             name: OptunaSearch(space=space, metric=metric, mode=mode,
@@ -47,6 +48,12 @@ class PerProblemOptuna(Searcher):
         self.running[name] += 1
         self.owner[trial_id] = name
         return {**self.problems[name], **suggestion, "problem": name}
+
+    def save(self, checkpoint_path: str) -> None:
+        """Nothing to save: an interrupted ablation resumes from its finished MLflow runs, not from Tune."""
+
+    def restore(self, checkpoint_path: str) -> None:
+        """See ``save``."""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         name = self.owner.pop(trial_id, None)

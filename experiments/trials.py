@@ -52,13 +52,16 @@ def _setup_worker(context: TrialContext) -> None:
         mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
 
 
-def finished_run(parent_run_id: str, key: str, experiment_id: str):
-    """The FINISHED run of this trial under the ablation, if an earlier attempt completed it."""
-    runs = MlflowClient().search_runs(
-        [experiment_id],
-        filter_string=f"tags.`{TAG_TRIAL_KEY}` = '{key}' and tags.`mlflow.parentRunId` = '{parent_run_id}'",
-        max_results=50)
+def finished_run(parent_run_id: str, key: str, experiment_id: str, anywhere: bool = False):
+    """The FINISHED run of this trial, if an earlier attempt completed it (under ``parent_run_id``, or with
+    ``anywhere`` under any parent: it is then moved under ``parent_run_id``)."""
+    query = f"tags.`{TAG_TRIAL_KEY}` = '{key}'"
+    if not anywhere:
+        query += f" and tags.`mlflow.parentRunId` = '{parent_run_id}'"
+    runs = MlflowClient().search_runs([experiment_id], filter_string=query, max_results=50)
     finished = [r for r in runs if r.info.status == "FINISHED"]
+    if finished and finished[0].data.tags.get("mlflow.parentRunId") != parent_run_id:
+        MlflowClient().set_tag(finished[0].info.run_id, "mlflow.parentRunId", parent_run_id)
     for stale in (r for r in runs if r.info.status == "RUNNING"):
         # An earlier attempt of this very trial was killed mid-way (no process can still own the run:
         # Ray runs one attempt of a trial at a time).
@@ -81,7 +84,9 @@ def k_trial(config: dict, context: TrialContext) -> None:
     variant, fold, k, seed = get_variant(config["variant"]), int(config["fold"]), int(config["k"]), int(config["seed"])
     job = {"kind": "k", "variant": variant.name, "fold": fold, "k": k, "seed": seed}
     key = trial_key(context.ablation_key, job)
-    done = finished_run(config["tune_run_id"], key, context.experiment_id)
+    # The trial key holds the ablation key, so a k evaluated by an interrupted attempt of this same ablation
+    # (under its killed tune-k run) is reused and moved here.
+    done = finished_run(config["tune_run_id"], key, context.experiment_id, anywhere=True)
     if done is not None:
         _report({"val_uar": done.data.metrics["uar"], "k": k, "run_id": done.info.run_id, "reused": 1})
         return
