@@ -200,7 +200,7 @@ def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_pe
 @click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                                                  "sqlite:///./mlflow.db).")
 def analyze_cmd(ablation_run_id: str, per_speaker: int, combine: str, force: bool, tracking_uri: str) -> None:
-    """Fig. 2 (III-C): where PAaAN_PP's attention moves relative to IA+T, per speaker and category."""
+    """Where PAaAN_PP's attention moves relative to IA+T per speaker and category (paper Fig 2, III-C)."""
     from experiments import tracking
     from experiments.analyze import run_analyze
 

@@ -111,14 +111,41 @@ def experiment_id() -> str:
 # --- what identifies inputs ----------------------------------------------------------------------------
 
 
-def code_version() -> str:
-    """Hash of the package sources (paaan/, experiments/, registry/): changes with any edit, committed or not."""
-    digest = hashlib.sha256()
-    for directory in _SOURCE_DIRS:
-        for path in sorted((PROJECT_ROOT / directory).rglob("*")):
+# The sources each step's results depend on. A step's cache key hashes only these, so editing, say, the
+# attention analysis does not invalidate the features. Steps not listed depend on everything except the
+# demo generator (whose effect reaches them through the data fingerprint) and the analysis.
+STEP_SOURCES: dict[str, tuple[str, ...]] = {
+    "featurize": ("paaan/data", "paaan/features", "paaan/config.py", "paaan/errors.py", "experiments/featurize.py"),
+    "shla": ("paaan/shla.py", "paaan/config.py", "experiments/shla.py"),
+    "retrieve": ("paaan/retrieval.py", "paaan/shla.py", "paaan/personality.py", "experiments/retrieve.py"),
+    "analyze": ("paaan/analysis.py", "paaan/features/acoustic.py", "paaan/features/text.py", "experiments/analyze.py"),
+}
+_NOT_IN_DEFAULT = ("paaan/demo", "paaan/analysis.py", "experiments/analyze.py")
+
+
+def _sources(step: str | None) -> list[Path]:
+    if step in STEP_SOURCES:
+        roots = [PROJECT_ROOT / p for p in STEP_SOURCES[step]]
+    else:
+        roots = [PROJECT_ROOT / d for d in _SOURCE_DIRS]
+    files = []
+    for root in roots:
+        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
+            relative = str(path.relative_to(PROJECT_ROOT))
+            if step not in STEP_SOURCES and relative.startswith(_NOT_IN_DEFAULT):
+                continue
             if path.suffix in (".py", ".yaml", ".csv") and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
-                digest.update(path.read_bytes())
+                files.append(path)
+    return files
+
+
+def code_version(step: str | None = None) -> str:
+    """Hash of the sources ``step`` depends on (all of paaan/, experiments/, registry/ but the demo generator
+    and the analysis when ``step`` has no list): changes with any edit, committed or not."""
+    digest = hashlib.sha256()
+    for path in _sources(step):
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -149,7 +176,7 @@ def fingerprint_tree(root: str | Path) -> dict[str, Any]:
 
 
 def cache_key(step: str, inputs: dict[str, Any]) -> str:
-    payload = json.dumps({"step": step, "inputs": inputs, "code": code_version()}, sort_keys=True, default=str)
+    payload = json.dumps({"step": step, "inputs": inputs, "code": code_version(step)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -180,7 +207,7 @@ def step_run(run_name: str, step: str, *, parent_run_id: str | None = None, tags
     ``mlflow run`` created (once). Upstream steps get runs of their own, nested under ``parent_run_id``.
     """
     install_signal_handlers()
-    all_tags = {TAG_STEP: step, "paaan.code_version": code_version(), **(tags or {})}
+    all_tags = {TAG_STEP: step, "paaan.code_version": code_version(step), **(tags or {})}
     commit = git_commit()
     if commit:
         all_tags["mlflow.source.git.commit"] = commit
