@@ -1,0 +1,143 @@
+"""The planted model: how emotion and personality set a voice's prosody controls (the demo corpus' ground truth).
+
+Everything here is in *control units*: one unit is a clearly audible but ordinary change of a prosody or
+voice-quality control (``CONTROLS``); ``synth.prosody_settings`` turns units into espeak parameters and
+effect strengths. An utterance's controls are
+
+    controls = voice_offsets(traits)            # who the speaker is (survives only without z-norm)
+             + emotion_cues(label, traits)      # how this speaker voices this emotion (the interaction)
+             + speaker identity + noise          # added by the generator
+
+Paper II-A/II-C's premise, made literal: personality shapes *how* emotions are expressed. Extraversion
+blends between two expression styles (``EXTRAVERT_STYLE`` at E = +4, ``INTROVERT_STYLE`` at E = -4), so the
+direction of several cues flips with extraversion (an extravert's anger is loud and high, an introvert's
+is quiet, low and tense), which per-speaker z-normalisation cannot remove. The same traits also move the
+speaker's baseline voice (``TRAIT_VOICE``), identically in IEMOCAP and SSPNet, which is what lets acoustic
+retrieval (II-C2) recover a speaker's personality.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from paaan.data.schema import EMOTIONS, TRAITS
+
+# The prosody / voice-quality controls, in this order everywhere (the K axis below).
+CONTROLS: tuple[str, ...] = ("pitch", "range", "rate", "volume", "tension", "breath", "jitter", "tremolo")
+
+
+def _row(**values: float) -> np.ndarray:
+    """A (K,) control vector from named entries; unnamed controls are 0."""
+    unknown = set(values) - set(CONTROLS)
+    if unknown:
+        raise ValueError(f"unknown controls {sorted(unknown)}")
+    return np.array([values.get(c, 0.0) for c in CONTROLS])
+
+
+# How a speaker at the extravert pole (E = +4) voices each 4-class emotion, relative to their neutral voice:
+# "hot" expression, carried by pitch, pitch range, rate and loudness.
+EXTRAVERT_STYLE: dict[str, np.ndarray] = {
+    "ang": _row(pitch=1.5, range=1.3, rate=0.8, volume=2.0, tension=0.9, breath=-0.4),
+    "hap": _row(pitch=1.7, range=1.9, rate=1.0, volume=1.1),
+    "neu": _row(),
+    "sad": _row(pitch=-1.3, range=-1.4, rate=-1.1, volume=-1.4, tension=-0.6, breath=0.6),
+}
+
+# The introvert pole (E = -4), where the same channels point the other way: "cold" anger (quieter, lower,
+# slower, but pressed and rough), happiness that stays low and soft in the voice (its cue moves to the
+# words, see sentences.py), sadness as a raised, tremulous voice.
+INTROVERT_STYLE: dict[str, np.ndarray] = {
+    "ang": _row(pitch=-1.3, range=-1.3, rate=-1.0, volume=-1.3, tension=0.9, breath=-0.4, jitter=0.9),
+    "hap": _row(pitch=-0.7, range=-0.5, rate=-0.8, volume=-0.8, tension=-0.6, breath=0.8),
+    "neu": _row(),
+    "sad": _row(pitch=1.2, range=0.4, rate=-0.5, volume=0.4, breath=0.4, jitter=0.5, tremolo=1.6),
+}
+
+# IEMOCAP's other labels (read but skipped by the 4-class task): personality-free, plausible patterns.
+OTHER_CUES: dict[str, np.ndarray] = {
+    "fru": _row(pitch=0.2, range=0.1, rate=0.1, volume=0.5, tension=0.8, breath=-0.1, jitter=0.3, tremolo=0.2),
+    "sur": _row(pitch=1.5, range=1.2, rate=0.3, volume=0.5, tension=0.2),
+    "fea": _row(pitch=1.0, range=-0.3, rate=0.8, volume=-0.3, tension=0.5, breath=0.5, jitter=0.8, tremolo=0.8),
+    "dis": _row(pitch=-0.4, range=0.3, rate=-0.5, volume=0.3, tension=0.8, breath=0.2, jitter=0.3),
+    "oth": _row(),
+}
+
+# Baseline voice per trait at +4 (linear in the score): the same map for IEMOCAP and SSPNet speakers.
+# Extraverts speak higher, livelier, faster and louder; agreeable speakers softer and breathier; neurotic
+# speakers with more jitter and tremor (directions as in the speech-personality literature; sizes chosen).
+TRAIT_VOICE: dict[str, np.ndarray] = {
+    "openness": _row(pitch=0.2, range=0.4),
+    "conscientiousness": _row(range=-0.3, rate=-0.5),
+    "extraversion": _row(pitch=1.5, range=1.8, rate=1.5, volume=1.8),
+    "agreeableness": _row(pitch=1.2, range=-0.9, rate=-1.5, volume=-1.2, tension=-2.0, breath=2.0),
+    "neuroticism": _row(pitch=0.3, jitter=1.0, tremolo=0.6),
+}
+
+
+def trait_fraction(traits: dict[str, float], trait: str) -> float:
+    """A trait score in [-4, 4] as a fraction of the pole, in [-1, 1] (e.g. extraversion 2.0 -> 0.5)."""
+    return float(np.clip(traits[trait] / 4.0, -1.0, 1.0))
+
+
+def style_weight(traits: dict[str, float]) -> float:
+    """How far toward the extravert style: w = (1 + E/4) / 2, so E = -4 -> 0, E = 0 -> 0.5, E = +4 -> 1."""
+    return (1.0 + trait_fraction(traits, "extraversion")) / 2.0
+
+
+def emotion_cues(label: str, traits: dict[str, float]) -> np.ndarray:
+    """(K,) cue offsets of ``label`` for a speaker with ``traits``: the two styles blended by extraversion.
+
+    For the 4-class labels (``exc`` counts as ``hap``) this is w * EXTRAVERT + (1 - w) * INTROVERT with
+    w = ``style_weight``; other labels get a personality-free pattern; ``xxx`` is handled by the generator
+    (a random mix of labels, as annotators disagreed).
+    """
+    label = "hap" if label == "exc" else label
+    if label in EXTRAVERT_STYLE:
+        w = style_weight(traits)
+        return w * EXTRAVERT_STYLE[label] + (1.0 - w) * INTROVERT_STYLE[label]
+    if label in OTHER_CUES:
+        return OTHER_CUES[label].copy()
+    raise ValueError(f"no cue pattern for label {label!r}")
+
+
+def personality_part(traits: dict[str, float]) -> np.ndarray:
+    """(4, K): the personality-dependent part of the 4-class cues, rows in EMOTIONS order.
+
+    emotion_cues = shared + personality_part, with shared = (EXTRAVERT + INTROVERT) / 2 and
+    personality_part = (E/4) * (EXTRAVERT - INTROVERT) / 2.
+    """
+    e = trait_fraction(traits, "extraversion")
+    return np.stack([e * (EXTRAVERT_STYLE[x] - INTROVERT_STYLE[x]) / 2.0 for x in EMOTIONS])
+
+
+def expression_shift(traits: dict[str, float]) -> float:
+    """Size of a speaker's planted personality effect on the emotion *pattern*, in control units.
+
+    The root mean square over the four emotions of the personality part's norm, after removing its mean
+    over emotions (a shift common to all emotions is a speaker offset, which per-speaker z-normalisation
+    removes anyway). Zero for E = 0; proportional to |E|.
+    """
+    part = personality_part(traits)  # (4, K)
+    centred = part - part.mean(axis=0, keepdims=True)
+    return float(np.sqrt((centred**2).sum(axis=1).mean()))
+
+
+def voice_offsets(traits: dict[str, float]) -> np.ndarray:
+    """(K,) baseline controls of a speaker's voice: sum over traits of (score / 4) * TRAIT_VOICE[trait]."""
+    return sum(trait_fraction(traits, t) * TRAIT_VOICE[t] for t in TRAITS)
+
+
+def anger_masking_probability(traits: dict[str, float]) -> float:
+    """Chance that an angry utterance with lexical cues is worded politely (agreeable speakers mask anger).
+
+    0.5 + 0.45 * A/4: 0.05 at A = -4, 0.5 at A = 0, 0.95 at A = +4.
+    """
+    return 0.5 + 0.45 * trait_fraction(traits, "agreeableness")
+
+
+def happy_plain_words_probability(traits: dict[str, float], base: float) -> float:
+    """Chance that a happy utterance has emotion-free words: ``base`` + 0.25 * E/4.
+
+    Extraverts leave their happiness to the voice; introverts, whose voice stays soft, say it in words.
+    """
+    return float(np.clip(base + 0.25 * trait_fraction(traits, "extraversion"), 0.0, 1.0))

@@ -1,0 +1,426 @@
+"""``generate_demo_corpus``: plan, synthesise and write a demo IEMOCAP + SSPNet pair with its ground truth.
+
+The corpus is built in ``OUT/.partial-*`` and moved into place at the end, ``ground_truth.json`` last:
+a folder holds a finished demo corpus exactly when its ``ground_truth.json`` names this generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from paaan.data.schema import EMOTIONS, TRAITS
+from paaan.demo import expression, formats, plan, sentences, synth
+from paaan.demo.expression import CONTROLS
+from paaan.errors import CorpusError
+
+GENERATOR = "paaan.demo"
+VERSION = "1"
+IEMOCAP_DIR, SSPNET_DIR, GROUND_TRUTH = "IEMOCAP_full_release", "SSPNet", "ground_truth.json"
+_PARTIAL_PREFIX, _PARTIAL_MARKER = ".partial-", "PARTIAL_DEMO_CORPUS"
+IEMOCAP_RATE, SSPNET_RATE = 16000, 8000
+
+
+@dataclass(frozen=True)
+class GeneratorParams:
+    """The generator's knobs besides the profile's sizes (all written into ground_truth.json)."""
+
+    utterance_noise: float = 0.4  # sd of each utterance's control noise (control units)
+    identity_sd: float = 0.2  # sd of each speaker's personality-free voice offsets
+    plain_share: float = 0.25  # share of emotional utterances with emotion-free words (hap: +- E, see sentences)
+    misleading_share: float = 0.12  # share of 4-class utterances worded like another emotion
+    polite_share: float = 0.2  # share of neutral lines with a polite opener or closer
+    sspnet_trait_sd: float = 1.6  # SSPNet speakers' true traits ~ N(0, sd)
+    clip_noise: float = 0.25  # sd of each SSPNet clip's control noise
+    rater_bias_sd: float = 0.6  # SSPNet rater's bias per trait
+    rater_noise_sd: float = 1.0  # SSPNet rater's noise per clip and trait
+    missing_alignment_share: float = 0.02  # utterances without a .wdseg file (optional per the spec)
+
+
+# News reading (SSPNet's speaking style) relative to IEMOCAP's conversation: faster, flatter, firmer.
+SSPNET_STYLE = np.array([0.0, -0.3, 0.5, 0.0, 0.2, -0.3, 0.0, 0.0])  # (K,) in CONTROLS order
+
+_RATERS_CATEGORICAL = ("E1", "E2", "E3", "E4", "E5", "E6")
+_VAD_MEANS = {  # (valence, activation, dominance) on IEMOCAP's 1-5 scales, per label code
+    "ang": (1.9, 3.7, 3.7), "hap": (3.9, 3.0, 3.0), "exc": (4.0, 3.7, 3.3), "neu": (2.9, 2.4, 2.7),
+    "sad": (2.2, 2.3, 2.4), "fru": (2.0, 3.2, 3.1), "sur": (3.3, 3.7, 2.9), "fea": (2.1, 3.5, 2.3),
+    "dis": (1.8, 3.0, 3.3), "oth": (3.0, 3.0, 3.0), "xxx": (2.7, 2.9, 2.9),
+}
+
+
+def generate_demo_corpus(out: str | Path, seed: int = 0, profile: str = "demo", progress: bool = False) -> Path:
+    """Write ``out/IEMOCAP_full_release``, ``out/SSPNet`` and ``out/ground_truth.json``; return ``out``.
+
+    Deterministic: the same seed and profile give byte-identical files. ``out`` must be missing, empty, or
+    a previous demo corpus (replaced; other files in it are left alone); anything else is refused.
+    """
+    out = Path(out)
+    sizes = plan.get_profile(profile)
+    params = GeneratorParams()
+    _check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(out)
+    staging = Path(tempfile.mkdtemp(prefix=_PARTIAL_PREFIX, dir=out))
+    try:
+        (staging / _PARTIAL_MARKER).write_text(f"{GENERATOR} {VERSION}: unfinished, safe to delete\n")
+        bar = tqdm(total=sizes.utterances + sizes.sspnet_clips, disable=not progress, desc="demo corpus", unit="wav")
+        with bar:
+            iemocap_truth = _write_iemocap(staging / IEMOCAP_DIR, sizes, seed, params, bar)
+            sspnet_truth = _write_sspnet(staging / SSPNET_DIR, sizes, seed, params, bar)
+        truth = {
+            "generator": GENERATOR,
+            "version": VERSION,
+            "profile": profile,
+            "seed": seed,
+            "parameters": _parameters(sizes, params),
+            "sizes": {
+                "iemocap_utterances": sizes.utterances,
+                "iemocap_four_class": sizes.four_class,
+                "iemocap_speakers": len(iemocap_truth["speakers"]),
+                "sspnet_clips": sizes.sspnet_clips,
+                "sspnet_speakers": sizes.sspnet_speakers,
+                "sspnet_raters": sizes.raters,
+            },
+            "traits": list(TRAITS),
+            "emotions": list(EMOTIONS),
+            "iemocap": iemocap_truth,
+            "sspnet": sspnet_truth,
+        }
+        (staging / GROUND_TRUTH).write_text(json.dumps(truth, indent=1) + "\n")
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The output folder
+
+
+def is_demo_corpus(folder: str | Path) -> bool:
+    """True when ``folder`` holds a finished demo corpus: a ground_truth.json written by this generator."""
+    try:
+        return json.loads((Path(folder) / GROUND_TRUTH).read_text()).get("generator") == GENERATOR
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _our_partials(out: Path) -> list[Path]:
+    return [p for p in out.glob(_PARTIAL_PREFIX + "*") if (p / _PARTIAL_MARKER).is_file()]
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise CorpusError(out, "exists and is not a folder; give a new or empty folder for the demo corpus")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if is_demo_corpus(out) or _our_partials(out):  # a finished or an interrupted demo corpus
+        return
+    found = ", ".join(sorted(p.name for p in out.iterdir())[:5])
+    raise CorpusError(
+        out, f"is not empty and is not a demo corpus (it holds {found}); "
+        "give a new or empty folder, or the folder of an earlier demo corpus to replace it"
+    )
+
+
+def _remove_stale_partials(out: Path) -> None:
+    for partial in _our_partials(out):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the finished corpus from ``staging`` into ``out``, replacing an earlier one; ground truth last."""
+    (out / GROUND_TRUTH).unlink(missing_ok=True)  # from here until the end, ``out`` reads as unfinished
+    old = staging / "replaced"
+    old.mkdir()
+    for name in (IEMOCAP_DIR, SSPNET_DIR):
+        if (out / name).exists():
+            os.replace(out / name, old / name)
+        os.replace(staging / name, out / name)
+    os.replace(staging / GROUND_TRUTH, out / GROUND_TRUTH)
+
+
+def _parameters(sizes: plan.DemoProfile, params: GeneratorParams) -> dict:
+    def table(rows: dict[str, np.ndarray]) -> dict:
+        return {k: dict(zip(CONTROLS, np.round(v, 4).tolist())) for k, v in rows.items()}
+
+    return {
+        "profile": dataclasses.asdict(sizes),
+        "generator": dataclasses.asdict(params),
+        "controls": list(CONTROLS),
+        "extravert_style": table(expression.EXTRAVERT_STYLE),
+        "introvert_style": table(expression.INTROVERT_STYLE),
+        "other_cues": table(expression.OTHER_CUES),
+        "trait_voice": table(expression.TRAIT_VOICE),
+        "sspnet_style": dict(zip(CONTROLS, SSPNET_STYLE.tolist())),
+        "iemocap_sample_rate": IEMOCAP_RATE,
+        "sspnet_sample_rate": SSPNET_RATE,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IEMOCAP
+
+
+@dataclass
+class _Rendered:
+    """One synthesised utterance before it is placed in its dialog."""
+
+    utt: plan.PlannedUtterance
+    text: str
+    text_cue: str
+    pcm: np.ndarray  # (N,) int16 at 16 kHz
+    words: list[tuple[str, float, float]]  # (word, start s, end s) within the wav
+    start: float = 0.0
+    end: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return len(self.pcm) / IEMOCAP_RATE
+
+
+def _utterance_controls(label: str, speaker: plan.Speaker, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """(K,) controls: the speaker's voice + this emotion as the speaker expresses it + noise."""
+    if label == "xxx":  # no agreement among annotators: a blend of two expressions
+        a, b = rng.choice(["ang", "hap", "neu", "sad", "fru"], size=2, replace=False)
+        w = rng.uniform(0.3, 0.7)
+        cues = w * expression.emotion_cues(a, speaker.traits) + (1 - w) * expression.emotion_cues(b, speaker.traits)
+    else:
+        cues = expression.emotion_cues(label, speaker.traits)
+    base = expression.voice_offsets(speaker.traits) + np.asarray(speaker.identity)
+    return base + cues + rng.normal(0.0, noise, len(CONTROLS))
+
+
+def _render_utterance(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int,
+                      params: GeneratorParams) -> _Rendered:
+    rng = plan.rng_for(seed, "utterance", utt.index)
+    text, cue = sentences.utterance_text(
+        utt.label, speaker.traits, rng, params.plain_share, params.misleading_share, params.polite_share
+    )
+    settings = synth.prosody_settings(_utterance_controls(utt.label, speaker, rng, params.utterance_noise))
+    speech = synth.speak(text, speaker.voice, settings.rate, settings.pitch, settings.pitch_range,
+                         noise_seed=int(rng.integers(1, 2**31)))
+    sr = synth.ESPEAK_RATE
+    voiced = synth.voice_quality(speech.samples, sr, settings, rng)
+    ends = synth.word_ends(voiced, sr, speech.onsets, speech.end)
+    lead, tail = rng.uniform(0.15, 0.4), rng.uniform(0.15, 0.4)
+    pcm = synth.studio_channel(synth.pad(voiced, sr, lead, tail), rng)
+    lead = int(lead * sr) / sr  # the padding actually added
+    words = [(w, lead + on / sr, lead + off / sr) for w, on, off in zip(speech.words, speech.onsets, ends)
+             if formats.alignment_word(w)]  # a token without letters has no alignment row
+    return _Rendered(utt, text, cue, pcm, words)
+
+
+def _place_in_dialog(rendered: list[_Rendered], rng: np.random.Generator) -> None:
+    """Dialog times: turns one after another with short gaps, sometimes overlapping the previous turn."""
+    t = rng.uniform(1.0, 5.0)
+    for r in rendered:
+        r.start = round(t, 4)
+        r.end = round(r.start + r.duration, 4)
+        gap = rng.uniform(0.1, 1.5) if rng.random() > 0.1 else -rng.uniform(0.05, 0.3) * r.duration
+        t = r.end + gap
+
+
+def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: GeneratorParams, bar) -> dict:
+    speakers = {s.id: s for s in plan.iemocap_speakers(seed, params.identity_sd)}
+    by_dialog: dict[str, list[plan.PlannedUtterance]] = {}
+    for utt in plan.plan_utterances(sizes, seed):
+        by_dialog.setdefault(utt.dialog, []).append(utt)
+
+    text_cues: dict[str, str] = {}
+    for d, (dialog, utts) in enumerate(by_dialog.items()):  # one dialog in memory at a time
+        rendered = []
+        for utt in utts:
+            rendered.append(_render_utterance(utt, speakers[utt.speaker], seed, params))
+            bar.update(1)
+        rng = plan.rng_for(seed, "dialog", d)
+        _place_in_dialog(rendered, rng)
+        _write_dialog(root / f"Session{utts[0].session}", dialog, rendered, rng, d, params)
+        text_cues.update({r.utt.id: r.text_cue for r in rendered})
+
+    counts = plan.per_speaker_counts(sizes, seed)
+    return {
+        "speakers": {
+            sid: {
+                "gender": s.gender,
+                "voice": s.voice,
+                "traits": s.traits,
+                "expression_shift": round(expression.expression_shift(s.traits), 4),
+                "anger_masking_probability": round(expression.anger_masking_probability(s.traits), 4),
+                "happy_plain_words_probability": round(
+                    expression.happy_plain_words_probability(s.traits, params.plain_share), 4),
+                "label_counts": counts[sid],
+            }
+            for sid, s in speakers.items()
+        },
+        "label_counts": dict(sizes.label_counts),
+        "utterances": sizes.utterances,
+        "dialogs": len(by_dialog),
+        "utterance_text_cue": dict(sorted(text_cues.items())),
+    }
+
+
+def _write_dialog(session: Path, dialog: str, rendered: list[_Rendered], rng: np.random.Generator, d: int,
+                  params: GeneratorParams) -> None:
+    emo = session / "dialog" / "EmoEvaluation"
+    wav_dir = session / "sentences" / "wav" / dialog
+    align_dir = session / "sentences" / "ForcedAlignment" / dialog
+    trans_dir = session / "dialog" / "transcriptions"
+    for folder in (emo / "Categorical", emo / "Attribute", emo / "Self-evaluation", wav_dir, align_dir, trans_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    label_lines = [formats.LABEL_HEADER, ""]
+    transcript: list[tuple[float, str]] = []
+    categorical, attribute = [], []
+    for r in rendered:
+        utt = r.utt
+        sf.write(wav_dir / f"{utt.id}.wav", r.pcm, IEMOCAP_RATE, subtype="PCM_16", format="WAV")
+        if rng.random() >= params.missing_alignment_share:
+            (align_dir / f"{utt.id}.wdseg").write_text("\n".join(_wdseg(r, rng)) + "\n")
+        cats, vad_votes = _ratings(utt.label, rng)
+        vad = tuple(float(np.mean([v[i] for v in vad_votes])) for i in range(3))
+        label_lines.append(formats.label_line(r.start, r.end, utt.id, utt.label, vad))
+        label_lines += [formats.categorical_rater_line(rater, cat) for rater, cat in cats]
+        label_lines += [formats.attribute_rater_line(f"E{i + 1}", *v) for i, v in enumerate(vad_votes)]
+        label_lines.append("")
+        transcript.append((r.start, formats.transcript_line(utt.id, r.start, r.end, r.text)))
+        categorical.append(f"{utt.id} :{cats[0][1]}; ()")
+        attribute.append(f"{utt.id} :val {vad_votes[0][0]}; act {vad_votes[0][1]}; dom  {vad_votes[0][2]};  ()")
+
+    # Real-file quirks: a turn without an id, and (every other dialog) an MXX/FXX turn without a label.
+    anchor = rendered[int(rng.integers(len(rendered)))]
+    transcript.append((anchor.end + 0.01, f"{anchor.utt.id.split('_')[-1][0]}: [LAUGHTER]"))
+    if d % 2 == 0:
+        gender = "FM"[int(rng.integers(2))]
+        start = round(anchor.end + 0.05, 4)
+        transcript.append((start, formats.transcript_line(f"{dialog}_{gender}XX0", start, start + 0.5, "Yeah.")))
+    transcript.sort(key=lambda pair: pair[0])
+
+    (emo / f"{dialog}.txt").write_text("\n".join(label_lines) + "\n")
+    (trans_dir / f"{dialog}.txt").write_text("\n".join(line for _, line in transcript) + "\n")
+    (emo / "Categorical" / f"{dialog}_e2_cat.txt").write_text("\n".join(categorical) + "\n")
+    (emo / "Attribute" / f"{dialog}_e3_atr.txt").write_text("\n".join(attribute) + "\n")
+    (emo / "Self-evaluation" / f"{dialog}.anvil").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<annotation><head><video src="{dialog}.avi"/></head></annotation>\n'
+    )
+    if d % 3 == 0:  # macOS leftovers in some folders
+        for folder, name in ((emo, f"._{dialog}.txt"), (wav_dir, f"._{rendered[0].utt.id}.wav"),
+                             (trans_dir, f"._{dialog}.txt"), (align_dir, f"._{rendered[0].utt.id}.wdseg")):
+            (folder / name).write_bytes(formats.APPLE_DOUBLE)
+
+
+def _ratings(label: str, rng: np.random.Generator) -> tuple[list[tuple[str, str]], list[tuple[int, int, int]]]:
+    """Three evaluators' categories (most agree with ``label``; for xxx none agree) and two (val, act, dom)
+    votes on 1-5 scales around the label's typical values."""
+    raters = sorted(rng.choice(_RATERS_CATEGORICAL, size=3, replace=False).tolist())
+    words = list(formats.CATEGORY_WORDS.values())
+    if label == "xxx":
+        cats = rng.choice(words, size=3, replace=False).tolist()
+    else:
+        agree = formats.CATEGORY_WORDS[label]
+        others = [w for w in words if w != agree]
+        cats = [agree, agree, agree if rng.random() < 0.5 else others[int(rng.integers(len(others)))]]
+    votes = [
+        tuple(int(np.clip(round(m + rng.normal(0.0, 0.6)), 1, 5)) for m in _VAD_MEANS[label]) for _ in range(2)
+    ]
+    return list(zip(raters, cats)), votes
+
+
+def _wdseg(r: _Rendered, rng: np.random.Generator) -> list[str]:
+    """The forced alignment of one utterance from espeak's word onsets (10 ms frames)."""
+    last = int(r.duration * 100) - 1  # the last 10 ms frame that ends inside the wav
+    segments: list[tuple[int, int, str]] = []
+    cursor = 0
+    for i, (word, start, end) in enumerate(r.words):
+        s = max(formats.seconds_to_frame(start), cursor)
+        e = max(formats.seconds_to_frame(end) - 1, s)
+        if i + 1 < len(r.words):
+            next_s = formats.seconds_to_frame(r.words[i + 1][1])
+            e = min(e, next_s - 1) if next_s - e - 1 >= 3 else max(next_s - 1, s)
+        if s > cursor:
+            if cursor == 0:
+                segments.append((0, s - 1, "<s>"))
+            else:
+                segments.append((cursor, s - 1, "<sil>"))
+        token = formats.alignment_word(word)
+        if token in ("THE", "A", "TO") and rng.random() < 0.3:
+            token += "(2)"  # a pronunciation variant
+        segments.append((s, e, token))
+        cursor = e + 1
+    segments.append((cursor, last, "</s>"))
+    if segments[0][2] == "<s>" and segments[0][1] >= 20 and rng.random() < 0.15:
+        s0, e0, _ = segments[0]
+        mid = (s0 + e0) // 2
+        segments[0:1] = [(s0, mid, "<s>"), (mid + 1, e0, "++BREATHING++")]
+    rows = [(s, e, -int((e - s + 1) * rng.uniform(2500, 6000)), tok) for s, e, tok in segments]
+    return formats.wdseg_lines(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SSPNet
+
+
+def _write_sspnet(root: Path, sizes: plan.DemoProfile, seed: int, params: GeneratorParams, bar) -> dict:
+    speakers = plan.sspnet_speakers(seed, sizes.sspnet_speakers, params.identity_sd, params.sspnet_trait_sd)
+    owners = plan.clip_speakers(seed, sizes.sspnet_clips, sizes.sspnet_speakers)
+    clips_dir, scores_dir = root / "Audio_clips", root / "Personality_Scores"
+    clips_dir.mkdir(parents=True)
+    scores_dir.mkdir(parents=True)
+    clip_ids = [f"{i + 1:04d}" for i in range(len(owners))]
+    for i, (clip, owner) in enumerate(zip(clip_ids, owners)):
+        pcm = _render_clip(speakers[owner], seed, i, sizes.clip_seconds, params)
+        sf.write(clips_dir / f"{clip}.wav", pcm, SSPNET_RATE, subtype="PCM_16", format="WAV")
+        bar.update(1)
+    (clips_dir / f"._{clip_ids[0]}.wav").write_bytes(formats.APPLE_DOUBLE)
+
+    # Paper II-A2: each clip rated by 11 raters; perceived = true trait + rater bias + noise, as BFI-10 scores.
+    rng = plan.rng_for(seed, "raters")
+    raters = [f"Annotator_{r + 1:02d}" for r in range(sizes.raters)]
+    true = np.array([[speakers[o].traits[t] for t in TRAITS] for o in owners])  # (clips, 5)
+    bias = np.round(rng.normal(0.0, params.rater_bias_sd, (len(raters), len(TRAITS))), 3)  # (raters, 5)
+    for r, rater in enumerate(raters):
+        scores = np.clip(np.round(true + bias[r] + rng.normal(0.0, params.rater_noise_sd, true.shape)), -4, 4)
+        # one rater's file names the traits by their initials (the spec allows both)
+        columns = tuple(t[0].upper() for t in TRAITS) if r == 6 else TRAITS
+        rows = [(clip, tuple(int(s) for s in row)) for clip, row in zip(clip_ids, scores)]
+        (scores_dir / f"{rater}.csv").write_text(formats.rater_csv(rows, columns))
+    (root / "Speaker_IDs.csv").write_text(
+        "clip,speaker\n" + "".join(f"{c},{speakers[o].id}\n" for c, o in zip(clip_ids, owners))
+    )
+    return {
+        "speakers": {s.id: {"gender": s.gender, "voice": s.voice, "traits": s.traits} for s in speakers},
+        "clips": {c: speakers[o].id for c, o in zip(clip_ids, owners)},
+        "raters": raters,
+        "rater_bias": {r: dict(zip(TRAITS, bias[i].tolist())) for i, r in enumerate(raters)},
+    }
+
+
+def _render_clip(speaker: plan.Speaker, seed: int, index: int, seconds: tuple[float, float],
+                 params: GeneratorParams) -> np.ndarray:
+    """One SSPNet clip: the speaker reads news in their own voice, cut to length, through the radio channel."""
+    rng = plan.rng_for(seed, "clip", index)
+    target = rng.uniform(*seconds)
+    text = sentences.news_text(rng, sentences=int(np.ceil(target / 2.0)) + 1)
+    controls = (expression.voice_offsets(speaker.traits) + np.asarray(speaker.identity) + SSPNET_STYLE
+                + rng.normal(0.0, params.clip_noise, len(CONTROLS)))
+    settings = synth.prosody_settings(controls)
+    speech = synth.speak(text, speaker.voice, settings.rate, settings.pitch, settings.pitch_range,
+                         noise_seed=int(rng.integers(1, 2**31)))
+    sr = synth.ESPEAK_RATE
+    voiced = synth.voice_quality(speech.samples, sr, settings, rng)
+    start = int(rng.uniform(0.0, 0.3) * sr)  # clips are cut from longer bulletins
+    voiced = voiced[start : start + int(target * sr)]
+    fade = int(0.02 * sr)
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    voiced[:fade] *= ramp
+    voiced[-fade:] *= ramp[::-1]
+    return synth.radio_channel(voiced, rng)

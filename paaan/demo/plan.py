@@ -1,0 +1,256 @@
+"""What a demo corpus holds, decided before any audio is made: profiles, speakers, dialogs, utterances, clips.
+
+Everything here is cheap and pure (seed in, plan out), so the counts of even the ``iemocap-scale``
+profile are tested without synthesising a sample.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from paaan.data.schema import TRAITS
+from paaan.demo.expression import CONTROLS
+
+# Paper II-A1 and IEMOCAP's label files: utterances per label code, 10039 in all; the 4-class task keeps
+# ang 1103, hap 595 + exc 1041 = 1636, neu 1708, sad 1084 (5531).
+IEMOCAP_LABEL_COUNTS: dict[str, int] = {
+    "ang": 1103, "hap": 595, "exc": 1041, "neu": 1708, "sad": 1084,
+    "fru": 1849, "sur": 107, "fea": 40, "dis": 2, "oth": 3, "xxx": 2507,
+}
+FOUR_CLASS_CODES: tuple[str, ...] = ("ang", "hap", "exc", "neu", "sad")
+SESSIONS: tuple[int, ...] = (1, 2, 3, 4, 5)
+GENDERS: tuple[str, ...] = ("F", "M")
+
+# IEMOCAP and SSPNet voices come from disjoint pools of espeak variants (different people in each corpus).
+IEMOCAP_VOICES: dict[str, tuple[str, ...]] = {"F": ("f1", "f2", "f3", "f4", "f5"), "M": ("m1", "m2", "m3", "m4", "m6")}
+SSPNET_VOICES: dict[str, tuple[str, ...]] = {  # variants whose pitch track and voicing look like a human's
+    "F": ("Alicia", "Andrea", "Annie", "anika", "belinda", "linda", "steph", "steph2", "aunty", "shelby"),
+    "M": ("m5", "m7", "m8", "Denis", "Diogo", "Henrique", "Hugo", "Lee", "antonio", "michel", "miguel", "sandro",
+          "travis", "victor", "john", "norbert", "pablo", "pedro", "gustave", "iven", "ed", "Reed", "Gene"),
+}
+
+
+def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split ``total`` into integers proportional to ``weights`` that sum to ``total`` exactly.
+
+    Floors first, then one more to the largest remainders (ties to the lower index): 10 by (1, 1, 1) ->
+    (4, 3, 3).
+    """
+    weights = np.asarray(weights, dtype=float)
+    exact = total * weights / weights.sum()
+    counts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts
+
+
+def scaled_label_counts(four_class: int) -> dict[str, int]:
+    """IEMOCAP's label mix scaled so the 4-class codes sum to ``four_class`` exactly; every other code keeps
+    at least one utterance (so readers meet each code)."""
+    codes = list(IEMOCAP_LABEL_COUNTS)
+    four = largest_remainder(four_class, np.array([IEMOCAP_LABEL_COUNTS[c] for c in FOUR_CLASS_CODES]))
+    counts = dict(zip(FOUR_CLASS_CODES, (int(n) for n in four)))
+    factor = four_class / sum(IEMOCAP_LABEL_COUNTS[c] for c in FOUR_CLASS_CODES)
+    for code in codes:
+        if code not in counts:
+            counts[code] = max(1, int(round(IEMOCAP_LABEL_COUNTS[code] * factor)))
+    return {c: counts[c] for c in codes}
+
+
+@dataclass(frozen=True)
+class DemoProfile:
+    """Sizes of one demo corpus."""
+
+    name: str
+    label_counts: dict[str, int]  # IEMOCAP label code -> utterances (all speakers)
+    dialogs_per_session: int
+    sspnet_clips: int
+    sspnet_speakers: int
+    clip_seconds: tuple[float, float]  # SSPNet clip length range
+    raters: int = 11  # SSPNet: every clip scored by 11 raters (paper II-A2)
+
+    @property
+    def four_class(self) -> int:
+        return sum(self.label_counts[c] for c in FOUR_CLASS_CODES)
+
+    @property
+    def utterances(self) -> int:
+        return sum(self.label_counts.values())
+
+
+PROFILES: dict[str, DemoProfile] = {
+    # fast unit tests of other modules: ~6 four-class utterances per speaker and a few others
+    "tiny": DemoProfile(
+        "tiny",
+        {**scaled_label_counts(60), "fru": 4, "sur": 1, "fea": 1, "dis": 1, "oth": 1, "xxx": 4},
+        dialogs_per_session=2, sspnet_clips=20, sspnet_speakers=14, clip_seconds=(2.0, 3.0),
+    ),
+    # the whole ablation in minutes: ~40 four-class utterances per speaker, IEMOCAP's mix scaled down
+    "demo": DemoProfile(
+        "demo", scaled_label_counts(400),
+        dialogs_per_session=4, sspnet_clips=160, sspnet_speakers=80, clip_seconds=(3.0, 5.0),
+    ),
+    # IEMOCAP's and SSPNet's sizes
+    "iemocap-scale": DemoProfile(
+        "iemocap-scale", dict(IEMOCAP_LABEL_COUNTS),
+        dialogs_per_session=30, sspnet_clips=640, sspnet_speakers=322, clip_seconds=(9.0, 11.0),
+    ),
+}
+
+
+def get_profile(name: str) -> DemoProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown demo profile {name!r}; known: {', '.join(PROFILES)}") from None
+
+
+def rng_for(seed: int, stream: str, index: int = 0) -> np.random.Generator:
+    """An independent generator per (seed, named stream, index): the same draws whatever runs before it."""
+    return np.random.default_rng([seed, zlib.crc32(stream.encode()), index])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Speakers
+
+
+@dataclass(frozen=True)
+class Speaker:
+    id: str  # IEMOCAP: "Ses01F"; SSPNet: "spk001"
+    gender: str
+    voice: str  # espeak voice name, e.g. "en-us+f1"
+    traits: dict[str, float]  # TRAITS -> true score in [-4, 4]
+    identity: tuple[float, ...]  # (K,) control offsets that make this voice this person, not personality
+
+
+# The two traits that drive the planted effect, one sign pattern (F, M) per session: within a session the
+# speakers are on opposite sides of both axes, and over the 5 sessions each side of each axis has 5 speakers.
+_SIGN_PATTERNS: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
+    ((+1, +1), (-1, -1)),
+    ((-1, +1), (+1, -1)),
+    ((+1, -1), (-1, +1)),
+    ((-1, -1), (+1, +1)),
+    ((+1, +1), (-1, -1)),
+)
+
+
+def iemocap_speakers(seed: int, identity_sd: float) -> list[Speaker]:
+    """The 10 IEMOCAP speakers (Ses01F, Ses01M, ..., Ses05M) with true Big-Five profiles.
+
+    Extraversion and agreeableness have magnitude 2.0-3.8 and the signs of ``_SIGN_PATTERNS`` (sessions
+    shuffled by the seed), so leave-one-session-out always trains on both sides of both axes; the other
+    traits are uniform in [-3, 3].
+    """
+    rng = rng_for(seed, "iemocap-speakers")
+    patterns = [_SIGN_PATTERNS[i] for i in rng.permutation(len(_SIGN_PATTERNS))]
+    voices = {g: rng.permutation(len(IEMOCAP_VOICES[g])) for g in GENDERS}
+    speakers = []
+    for s, session in enumerate(SESSIONS):
+        for g, gender in enumerate(GENDERS):
+            e_sign, a_sign = patterns[s][g]
+            traits = {t: float(np.round(rng.uniform(-3.0, 3.0), 2)) for t in TRAITS}
+            traits["extraversion"] = float(np.round(e_sign * rng.uniform(2.0, 3.8), 2))
+            traits["agreeableness"] = float(np.round(a_sign * rng.uniform(2.0, 3.8), 2))
+            voice = IEMOCAP_VOICES[gender][voices[gender][s]]
+            identity = tuple(float(v) for v in np.round(rng.normal(0.0, identity_sd, len(CONTROLS)), 3))
+            speakers.append(Speaker(f"Ses0{session}{gender}", gender, f"en-us+{voice}", traits, identity))
+    return speakers
+
+
+def sspnet_speakers(seed: int, n: int, identity_sd: float, trait_sd: float) -> list[Speaker]:
+    """``n`` SSPNet speakers: half women, voices from SSPNET_VOICES, traits ~ N(0, trait_sd) within [-3.8, 3.8]."""
+    rng = rng_for(seed, "sspnet-speakers")
+    speakers = []
+    for i in range(n):
+        gender = GENDERS[int(rng.integers(2))]
+        pool = SSPNET_VOICES[gender]
+        voice = f"fr+{pool[int(rng.integers(len(pool)))]}"
+        traits = {t: float(np.round(np.clip(rng.normal(0.0, trait_sd), -3.8, 3.8), 2)) for t in TRAITS}
+        identity = tuple(float(v) for v in np.round(rng.normal(0.0, identity_sd, len(CONTROLS)), 3))
+        speakers.append(Speaker(f"spk{i + 1:03d}", gender, voice, traits, identity))
+    return speakers
+
+
+def clip_speakers(seed: int, clips: int, speakers: int) -> list[int]:
+    """Speaker index of each clip: every speaker has one clip, the rest go to a few prolific ones (news
+    anchors), drawn with weights ~ 1 / sqrt(rank). Clips are in speaker order, like a corpus cut show by show."""
+    if clips < speakers:
+        raise ValueError(f"{clips} clips cannot cover {speakers} speakers")
+    rng = rng_for(seed, "sspnet-clips")
+    weights = 1.0 / np.sqrt(np.arange(1, speakers + 1))
+    extra = rng.choice(speakers, size=clips - speakers, p=weights / weights.sum())
+    counts = np.ones(speakers, dtype=int) + np.bincount(extra, minlength=speakers)
+    order = rng.permutation(speakers)
+    return [int(spk) for spk in order for _ in range(counts[spk])]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IEMOCAP dialogs and utterances
+
+
+@dataclass(frozen=True)
+class PlannedUtterance:
+    index: int  # position in the plan: picks this utterance's random stream
+    session: int
+    dialog: str  # "Ses01F_impro01"
+    id: str  # "Ses01F_impro01_M003"
+    speaker: str  # "Ses01M": session + the gender letter of the id's last part
+    label: str  # IEMOCAP label code (ang, hap, exc, ..., xxx)
+
+
+def dialog_names(session: int, n: int) -> list[str]:
+    """``n`` dialog names of a session: Ses0NF_impro01, Ses0NM_impro01, Ses0NF_script01_2, ... (unique)."""
+    names = []
+    for i in range(n):
+        marker = GENDERS[i % 2]
+        number = i // 4 + 1
+        if (i // 2) % 2 == 0:
+            names.append(f"Ses0{session}{marker}_impro{number:02d}")
+        else:
+            names.append(f"Ses0{session}{marker}_script{number:02d}_{number % 3 + 1}")
+    return names
+
+
+def per_speaker_counts(profile: DemoProfile, seed: int) -> dict[str, dict[str, int]]:
+    """speaker id -> label code -> utterances: each label's total split as evenly as possible over the 10
+    speakers (the odd ones out drawn by the seed), so every speaker has every 4-class emotion."""
+    rng = rng_for(seed, "label-split")
+    ids = [f"Ses0{s}{g}" for s in SESSIONS for g in GENDERS]
+    out = {sid: {} for sid in ids}
+    for code, total in profile.label_counts.items():
+        counts = np.full(len(ids), total // len(ids))
+        counts[rng.permutation(len(ids))[: total % len(ids)]] += 1
+        for sid, n in zip(ids, counts):
+            out[sid][code] = int(n)
+    return out
+
+
+def plan_utterances(profile: DemoProfile, seed: int) -> list[PlannedUtterance]:
+    """Every IEMOCAP utterance of the corpus: its session, dialog, id, speaker and label, in dialog order.
+
+    Each speaker's utterances are shuffled and dealt over the session's dialogs; within a dialog the two
+    speakers' turns are interleaved at random and numbered F000, F001, ... / M000, ... in turn order.
+    """
+    rng = rng_for(seed, "utterance-plan")
+    counts = per_speaker_counts(profile, seed)
+    planned: list[PlannedUtterance] = []
+    for session in SESSIONS:
+        dialogs = dialog_names(session, profile.dialogs_per_session)
+        turns: dict[str, list[tuple[str, str]]] = {d: [] for d in dialogs}  # dialog -> [(gender, label)]
+        for gender in GENDERS:
+            labels = [code for code, n in counts[f"Ses0{session}{gender}"].items() for _ in range(n)]
+            labels = [labels[i] for i in rng.permutation(len(labels))]
+            for i, label in enumerate(labels):
+                turns[dialogs[i % len(dialogs)]].append((gender, label))
+        for dialog in dialogs:
+            order = rng.permutation(len(turns[dialog]))
+            numbers = {g: 0 for g in GENDERS}
+            for j in order:
+                gender, label = turns[dialog][j]
+                utt = f"{dialog}_{gender}{numbers[gender]:03d}"
+                numbers[gender] += 1
+                planned.append(PlannedUtterance(len(planned), session, dialog, utt, f"Ses0{session}{gender}", label))
+    return planned
