@@ -12,7 +12,7 @@ class Corpora:
     iemocap: Path
     sspnet: Path
     ground_truth: Path | None  # the demo corpus' true personalities; None for real corpora
-    demo: bool
+    demo: bool  # synthetic (written by paaan.demo): the report says so
 
 
 def demo_dir(seed: int = 0, profile: str = "demo") -> Path:
@@ -27,9 +27,12 @@ def resolve_corpora(iemocap_root: str | None = None, sspnet_root: str | None = N
     if bool(iemocap_root) != bool(sspnet_root):
         raise ValueError("give both --iemocap-root and --sspnet-root, or neither (then the demo corpus is used)")
     if iemocap_root:
+        from paaan.demo import is_demo_corpus
+
         iemocap, sspnet = Path(iemocap_root).resolve(), Path(sspnet_root).resolve()
         truth = iemocap.parent / "ground_truth.json"
-        return Corpora(iemocap, sspnet, truth if truth.is_file() else None, demo=False)
+        demo = is_demo_corpus(iemocap.parent)  # a demo corpus given by path is still synthetic
+        return Corpora(iemocap, sspnet, truth if demo else None, demo=demo)
     root = demo_dir(demo_seed, demo_profile)
     if not (root / "ground_truth.json").is_file():
         from paaan.demo import generate_demo_corpus

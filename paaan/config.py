@@ -101,6 +101,12 @@ class TrainConfig:
     val_fraction: float = 0.1
     select_best_epoch: bool = True
     length_buckets: bool = True  # batch utterances of similar length together
+    # Not in the paper (0 = off): L2 weight decay of Adam, and Gaussian noise (sd, in standardised units)
+    # added to the personality embedding of every training utterance. With only 8 training speakers the
+    # embedding is otherwise a speaker id the network can memorise; the noise makes it learn a smooth
+    # function of personality that carries over to the unseen test speakers.
+    weight_decay: float = 0.0
+    personality_noise: float = 0.0
     threads: int = 0  # torch intra-op threads per trial; 0 = torch's default
 
 

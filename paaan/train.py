@@ -169,14 +169,19 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
     """
     cfg = profile.train
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    noise = torch.Generator().manual_seed(seed)
     history, best_uar, best_state, best_epoch = [], -1.0, None, cfg.epochs
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
         model.train()
         total, count = 0.0, 0
         for chunk in batches(train_rows, data.audio_lengths, cfg.batch_size, rng, cfg.length_buckets):
-            batch = collate(data, chunk, personality).to(device)
+            batch = collate(data, chunk, personality)
+            if cfg.personality_noise > 0:
+                batch.personality = batch.personality + cfg.personality_noise * torch.randn(
+                    batch.personality.shape, generator=noise)
+            batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
             loss = model.loss(model(batch), batch.labels)
             loss.backward()

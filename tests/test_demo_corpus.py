@@ -318,10 +318,10 @@ def test_iemocap_scale_plans_iemocap_counts():
 
 def test_demo_and_tiny_sizes():
     demo = get_profile("demo")
-    assert demo.four_class == 400  # ~40 four-class utterances per speaker
+    assert demo.four_class == 600  # ~60 four-class utterances per speaker
     per_speaker = plan.per_speaker_counts(demo, seed=0)
     four = [sum(c[x] for x in ("ang", "hap", "exc", "neu", "sad")) for c in per_speaker.values()]
-    assert len(four) == 10 and min(four) >= 38 and max(four) <= 42
+    assert len(four) == 10 and min(four) >= 58 and max(four) <= 62
     assert 100 <= demo.sspnet_clips <= 160 and 60 <= demo.sspnet_speakers <= 80
     tiny = get_profile("tiny")
     assert tiny.four_class == 60 and tiny.sspnet_clips == 20
@@ -393,3 +393,30 @@ def test_unfinished_corpus_is_not_complete_and_is_replaced(tiny, tmp_path):
     generate_demo_corpus(out, seed=0, profile="tiny")
     assert is_demo_corpus(out) and not list(out.glob(".partial-*"))
     assert _digest(out) == _digest(tiny)
+
+
+def test_asides_are_a_habit_on_one_side_of_extraversion_and_a_cue_on_the_other():
+    from paaan.demo.expression import aside_probabilities
+
+    extravert, introvert = {"extraversion": 3.0}, {"extraversion": -3.0}
+    # e = 0.75: habit 0.8 * 0.75 = 0.6 in every emotion; the other aside only as a cue, 0.8 * 0.75 = 0.6
+    assert aside_probabilities("neu", extravert, 0.8, 0.8) == pytest.approx((0.6, 0.0))
+    assert aside_probabilities("sad", extravert, 0.8, 0.8) == pytest.approx((0.6, 0.6))
+    assert aside_probabilities("neu", introvert, 0.8, 0.8) == pytest.approx((0.0, 0.6))
+    assert aside_probabilities("exc", introvert, 0.8, 0.8) == pytest.approx((0.6, 0.6))
+    assert aside_probabilities("ang", {"extraversion": 0.0}, 0.8, 0.8) == (0.0, 0.0)
+
+
+def test_asides_reach_the_transcript_and_the_alignment(tiny_corpus):
+    from paaan.data import load_iemocap
+    from paaan.demo.sentences import BURST_PHRASES, with_asides
+
+    assert with_asides("I am tired.", "Oh man", "I guess") == "Oh man, I am tired, I guess."
+    assert with_asides("What now?", "Wow", None) == "Wow, what now?"
+    table = load_iemocap(tiny_corpus / "IEMOCAP_full_release")
+    bursts = table[table["transcript"].str.startswith(tuple(p + "," for p in BURST_PHRASES))]
+    bursts = bursts[bursts["align_words"].notna()]
+    assert len(bursts) > 0
+    row = bursts.iloc[0]
+    first = row["transcript"].split(",")[0].replace(" ", "").upper()
+    assert "".join(row["align_words"][: len(row["transcript"].split(",")[0].split())]) == first

@@ -31,6 +31,16 @@ removing that part's mean over emotions (control units; 0 at E = 0, proportional
 have |E| and |A| in [2.0, 3.8]; within every session the two speakers sit on opposite sides of both axes,
 and each side of each axis has five speakers, so leave-one-session-out always trains on both sides.
 
+**A second, local effect: asides whose meaning depends on the speaker.** Paper III-C explains PAaAN's
+gain as attention that "re-estimates the important behaviour regions for each target speaker". To give
+that mechanism something to find, some utterances carry a short aside in a marked voice
+(``expression.aside_probabilities``): a *burst* before the sentence ("Oh man, ...": loud, high, fast,
+pressed) and a *hedge* after it ("..., I guess.": quiet, low, slow, breathy). For an extravert the burst is
+a habit, said in any emotion, and a hedge is rare and means sadness; for an introvert the hedge is the habit
+and a burst means anger or happiness (probabilities ``aside_habit_share`` * |E|/4 and
+``aside_genuine_share`` * |E|/4). The same stretch of audio and the same words thus carry the emotion for
+one speaker and nothing for another.
+
 **Personality is audible, in both corpora alike.** Every trait also moves the speaker's baseline voice
 through the same map (``expression.TRAIT_VOICE``: extraverts higher, livelier, faster, louder; agreeable
 speakers higher, slower, softer, breathier and less pressed; neurotic ones with more jitter and tremor),

@@ -127,6 +127,31 @@ def voice_offsets(traits: dict[str, float]) -> np.ndarray:
     return sum(trait_fraction(traits, t) * TRAIT_VOICE[t] for t in TRAITS)
 
 
+# The second planted effect is LOCAL (paper III-C: personality changes which behaviour regions matter).
+# Short asides said in a marked voice: a BURST (an exclamation: loud, high, fast, pressed) and a HEDGE (quiet,
+# low, slow, breathy). For an extravert a burst is a habit, said in any emotion, while a hedge is rare and
+# means sadness; for an introvert a hedge is the habit and a burst means anger or happiness. The same
+# stretch of audio and the same words therefore carry information for one speaker and none for another:
+# a model that knows the personality can learn where to listen.
+BURST_CUES = _row(pitch=1.6, range=1.5, rate=0.8, volume=2.2, tension=0.8)
+HEDGE_CUES = _row(pitch=-1.2, range=-1.2, rate=-1.0, volume=-1.6, tension=-0.4, breath=1.0)
+
+
+def aside_probabilities(label: str, traits: dict[str, float], habit_share: float,
+                        genuine_share: float) -> tuple[float, float]:
+    """(P(burst), P(hedge)) for an utterance of ``label``: a habit scaled by how far the speaker is on the
+    side of the axis, or a genuine cue for the other side (bursts in ang/hap, hedges in sad).
+
+    With e = E/4: P(burst) = habit * max(e, 0) + genuine * max(-e, 0) * [label in ang, hap];
+    P(hedge) = habit * max(-e, 0) + genuine * max(e, 0) * [label is sad].
+    """
+    label = "hap" if label == "exc" else label
+    e = trait_fraction(traits, "extraversion")
+    burst = habit_share * max(e, 0.0) + genuine_share * max(-e, 0.0) * (label in ("ang", "hap"))
+    hedge = habit_share * max(-e, 0.0) + genuine_share * max(e, 0.0) * (label == "sad")
+    return float(burst), float(hedge)
+
+
 def anger_masking_probability(traits: dict[str, float]) -> float:
     """Chance that an angry utterance with lexical cues is worded politely (agreeable speakers mask anger).
 

@@ -24,7 +24,7 @@ from paaan.demo.expression import CONTROLS
 from paaan.errors import CorpusError
 
 GENERATOR = "paaan.demo"
-VERSION = "1"
+VERSION = "2"
 IEMOCAP_DIR, SSPNET_DIR, GROUND_TRUTH = "IEMOCAP_full_release", "SSPNet", "ground_truth.json"
 _PARTIAL_PREFIX, _PARTIAL_MARKER = ".partial-", "PARTIAL_DEMO_CORPUS"
 IEMOCAP_RATE, SSPNET_RATE = 16000, 8000
@@ -34,16 +34,18 @@ IEMOCAP_RATE, SSPNET_RATE = 16000, 8000
 class GeneratorParams:
     """The generator's knobs besides the profile's sizes (all written into ground_truth.json)."""
 
-    utterance_noise: float = 0.4  # sd of each utterance's control noise (control units)
+    utterance_noise: float = 0.25  # sd of each utterance's control noise (control units)
     identity_sd: float = 0.2  # sd of each speaker's personality-free voice offsets
-    plain_share: float = 0.25  # share of emotional utterances with emotion-free words (hap: +- E, see sentences)
-    misleading_share: float = 0.12  # share of 4-class utterances worded like another emotion
+    plain_share: float = 0.2  # share of emotional utterances with emotion-free words (hap: +- E, see sentences)
+    misleading_share: float = 0.08  # share of 4-class utterances worded like another emotion
     polite_share: float = 0.2  # share of neutral lines with a polite opener or closer
     sspnet_trait_sd: float = 1.6  # SSPNet speakers' true traits ~ N(0, sd)
     clip_noise: float = 0.25  # sd of each SSPNet clip's control noise
     rater_bias_sd: float = 0.6  # SSPNet rater's bias per trait
     rater_noise_sd: float = 1.0  # SSPNet rater's noise per clip and trait
     missing_alignment_share: float = 0.02  # utterances without a .wdseg file (optional per the spec)
+    aside_habit_share: float = 0.8  # P(habitual aside) at |E| = 4 (expression.aside_probabilities)
+    aside_genuine_share: float = 0.8  # P(aside as a genuine emotion cue) at |E| = 4 on the other side
 
 
 # News reading (SSPNet's speaking style) relative to IEMOCAP's conversation: faster, flatter, firmer.
@@ -200,24 +202,61 @@ def _utterance_controls(label: str, speaker: plan.Speaker, rng: np.random.Genera
     return base + cues + rng.normal(0.0, noise, len(CONTROLS))
 
 
+def _speak_part(text: str, controls: np.ndarray, voice: str, rng: np.random.Generator):
+    """One stretch of speech with its own controls: (samples at ESPEAK_RATE, [(word, on, off) in samples])."""
+    settings = synth.prosody_settings(controls)
+    speech = synth.speak(text, voice, settings.rate, settings.pitch, settings.pitch_range,
+                         noise_seed=int(rng.integers(1, 2**31)))
+    voiced = synth.voice_quality(speech.samples, synth.ESPEAK_RATE, settings, rng)
+    ends = synth.word_ends(voiced, synth.ESPEAK_RATE, speech.onsets, speech.end)
+    return voiced, list(zip(speech.words, speech.onsets, ends))
+
+
 def _render_utterance(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int,
                       params: GeneratorParams) -> _Rendered:
     rng = plan.rng_for(seed, "utterance", utt.index)
-    text, cue = sentences.utterance_text(
+    sentence, cue = sentences.utterance_text(
         utt.label, speaker.traits, rng, params.plain_share, params.misleading_share, params.polite_share
     )
-    settings = synth.prosody_settings(_utterance_controls(utt.label, speaker, rng, params.utterance_noise))
-    speech = synth.speak(text, speaker.voice, settings.rate, settings.pitch, settings.pitch_range,
-                         noise_seed=int(rng.integers(1, 2**31)))
+    controls = _utterance_controls(utt.label, speaker, rng, params.utterance_noise)
+    # The local effect (expression.aside_probabilities): an aside before and/or after the sentence, spoken
+    # in its own marked voice on top of the speaker's voice.
+    aside_rng = plan.rng_for(seed, "aside", utt.index)
+    p_burst, p_hedge = expression.aside_probabilities(utt.label, speaker.traits, params.aside_habit_share,
+                                                      params.aside_genuine_share)
+    burst = sentences._pick(sentences.BURST_PHRASES, aside_rng) if aside_rng.random() < p_burst else None
+    hedge = sentences._pick(sentences.HEDGE_PHRASES, aside_rng) if aside_rng.random() < p_hedge else None
+    text = sentences.with_asides(sentence, burst, hedge)
+    base = expression.voice_offsets(speaker.traits) + np.asarray(speaker.identity)
     sr = synth.ESPEAK_RATE
-    voiced = synth.voice_quality(speech.samples, sr, settings, rng)
-    ends = synth.word_ends(voiced, sr, speech.onsets, speech.end)
+    parts = []  # (samples, words) in speaking order, with a short pause between parts
+    if burst:
+        parts.append(_speak_part(burst + ",", base + expression.BURST_CUES + aside_rng.normal(0, 0.3, len(CONTROLS)),
+                                 speaker.voice, aside_rng))
+    body = sentence if not hedge else sentence.rstrip(".?!") + ","
+    if burst and not body.startswith("I "):
+        body = body[0].lower() + body[1:]
+    parts.append(_speak_part(body, controls, speaker.voice, rng))
+    if hedge:
+        parts.append(_speak_part(hedge + sentence[-1] if sentence[-1] in ".?!" else hedge + ".",
+                                 base + expression.HEDGE_CUES + aside_rng.normal(0, 0.3, len(CONTROLS)),
+                                 speaker.voice, aside_rng))
     lead, tail = rng.uniform(0.15, 0.4), rng.uniform(0.15, 0.4)
-    pcm = synth.studio_channel(synth.pad(voiced, sr, lead, tail), rng)
+    samples, words, offset = [], [], 0
+    for i, (voiced, part_words) in enumerate(parts):
+        if i:
+            pause = np.zeros(int(aside_rng.uniform(0.08, 0.2) * sr), np.float32)
+            samples.append(pause)
+            offset += len(pause)
+        words += [(w, offset + on, offset + off) for w, on, off in part_words]
+        samples.append(voiced)
+        offset += len(voiced)
+    pcm = synth.studio_channel(synth.pad(np.concatenate(samples), sr, lead, tail), rng)
     lead = int(lead * sr) / sr  # the padding actually added
-    words = [(w, lead + on / sr, lead + off / sr) for w, on, off in zip(speech.words, speech.onsets, ends)
+    words = [(w, lead + on / sr, lead + off / sr) for w, on, off in words
              if formats.alignment_word(w)]  # a token without letters has no alignment row
-    return _Rendered(utt, text, cue, pcm, words)
+    kind = cue + ("+burst" if burst else "") + ("+hedge" if hedge else "")
+    return _Rendered(utt, text, kind, pcm, words)
 
 
 def _place_in_dialog(rendered: list[_Rendered], rng: np.random.Generator) -> None:
@@ -256,6 +295,10 @@ def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: Gener
                 "traits": s.traits,
                 "expression_shift": round(expression.expression_shift(s.traits), 4),
                 "anger_masking_probability": round(expression.anger_masking_probability(s.traits), 4),
+                "aside_habit": "burst" if s.traits["extraversion"] > 0 else "hedge",
+                "aside_probabilities": {
+                    e: [round(p, 4) for p in expression.aside_probabilities(
+                        e, s.traits, params.aside_habit_share, params.aside_genuine_share)] for e in EMOTIONS},
                 "happy_plain_words_probability": round(
                     expression.happy_plain_words_probability(s.traits, params.plain_share), 4),
                 "label_counts": counts[sid],

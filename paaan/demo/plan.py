@@ -88,9 +88,9 @@ PROFILES: dict[str, DemoProfile] = {
         {**scaled_label_counts(60), "fru": 4, "sur": 1, "fea": 1, "dis": 1, "oth": 1, "xxx": 4},
         dialogs_per_session=2, sspnet_clips=20, sspnet_speakers=14, clip_seconds=(2.0, 3.0),
     ),
-    # the whole ablation in minutes: ~40 four-class utterances per speaker, IEMOCAP's mix scaled down
+    # the whole ablation in minutes: ~60 four-class utterances per speaker, IEMOCAP's mix scaled down
     "demo": DemoProfile(
-        "demo", scaled_label_counts(400),
+        "demo", scaled_label_counts(600),
         dialogs_per_session=4, sspnet_clips=160, sspnet_speakers=80, clip_seconds=(3.0, 5.0),
     ),
     # IEMOCAP's and SSPNet's sizes

@@ -219,6 +219,22 @@ def utterance_text(
     return fill(_pick(CUE[label], rng), rng), "cue"
 
 
+# The asides of expression.aside_probabilities: said before (burst) or after (hedge) the sentence.
+BURST_PHRASES: tuple[str, ...] = ("Oh man", "Wow", "Come on", "Oh boy", "Seriously", "Whoa")
+HEDGE_PHRASES: tuple[str, ...] = ("I guess", "you know", "sort of", "I suppose", "kind of", "more or less")
+
+
+def with_asides(sentence: str, burst: str | None, hedge: str | None) -> str:
+    """The transcript of a sentence with its asides: "Oh man, <sentence>" and "<sentence>, I guess." """
+    text = sentence
+    if hedge:
+        end = text[-1] if text[-1] in ".?!" else "."
+        text = f"{text.rstrip('.?!')}, {hedge}{end}"
+    if burst:
+        text = f"{burst}, {text[0].lower() if not text.startswith('I ') else text[0]}{text[1:]}"
+    return text
+
+
 def news_text(rng: np.random.Generator, sentences: int) -> str:
     """``sentences`` French news sentences in random order (no sentence twice in a row)."""
     order = rng.permutation(len(FRENCH_NEWS))
