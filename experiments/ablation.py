@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -90,6 +92,17 @@ def start_ray(settings: AblationSettings) -> None:
     # and let the report run on half a grid); the interrupt then closes every open run as KILLED.
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic reporter honours verbose=0
+    if not settings.ray_address and "RAY_AUTH_MODE" not in os.environ:
+        # Ray 2.60's gRPC servers listen on every interface and have no setting to narrow that, so the local
+        # cluster requires a token: a fresh one per cluster, held only in the environment of the driver and
+        # of the Ray processes it starts (Ray's own default would write ~/.ray/auth_token). Set before Ray
+        # reads its configuration; a user's own RAY_AUTH_MODE / RAY_AUTH_TOKEN is kept.
+        os.environ["RAY_AUTH_MODE"] = "token"
+        os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+        if "ray" in sys.modules:  # imported before: refresh its configuration, as Ray does when it enables tokens
+            from ray._raylet import Config
+
+            Config.initialize("")
     import ray
 
     os.environ.pop("MLFLOW_RUN_ID", None)  # workers must never inherit the entry point's run (NOTES)
@@ -105,9 +118,11 @@ def start_ray(settings: AblationSettings) -> None:
                        "py_modules": [str(root / "paaan"), str(root / "experiments"), str(root / "registry")]}
         ray.init(address=settings.ray_address, runtime_env=runtime_env, log_to_driver=False)
     else:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(num_cpus=settings.num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": env_vars})
+    # ray.init replaces the driver's SIGTERM handler with sys.exit, which would end the open runs FAILED:
+    # put back the one that raises Terminated, so a SIGTERM closes them KILLED like Ctrl-C.
+    tracking.install_signal_handlers()
 
 
 def _run_config(name: str, settings: AblationSettings):
@@ -155,6 +170,10 @@ def adopt_finished_children(previous: list, parent_run_id: str, experiment_id: s
                 client.set_tag(run.info.run_id, "mlflow.parentRunId", parent_run_id)
                 adopted += 1
         client.set_tag(old.info.run_id, "paaan.resumed_by", parent_run_id)
+        if client.get_run(old.info.run_id).info.status != "RUNNING":
+            # Ended (its own interrupt handler, or step_run found its process gone: SIGKILL, OOM killer):
+            # whatever it left RUNNING has no process either.
+            close_running(old.info.run_id, experiment_id)
     return adopted
 
 

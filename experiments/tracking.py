@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ _SOURCE_DIRS = ("paaan", "experiments", "registry")
 TAG_STEP = "paaan.step"
 TAG_KEY = "paaan.cache_key"
 TAG_REUSED = "paaan.reused_run_id"
+TAG_HOST = "paaan.host"  # the machine and process that hold a run open: a later step can tell whether a
+TAG_PID = "paaan.pid"  # RUNNING run's process still exists (a SIGKILL gives a step no chance to end its run)
 _EXPERIMENT_ID: str | None = None
 _ENTRY_RUN: dict[str, str | None] = {}  # the run `mlflow run` made for this process, until a step takes it
 
@@ -198,6 +201,44 @@ def find_cached_run(step: str, key: str, in_experiment: str | None = None):
 # --- runs that never stay RUNNING ----------------------------------------------------------------------
 
 
+def owner_tags() -> dict[str, str]:
+    """This machine and process, as tags of a run it opens."""
+    return {TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid())}
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def close_orphaned_runs(step: str, key: str) -> int:
+    """Close as KILLED the RUNNING runs of ``step`` with cache key ``key`` whose process no longer exists.
+
+    A process killed with SIGKILL (or a machine that lost power) cannot end its run; the next attempt at the
+    same step and inputs does. Only runs opened on this machine by a process that is gone are closed: a run
+    of a live process, or of another machine, is left as it is.
+    """
+    client = MlflowClient()
+    runs = client.search_runs(
+        [experiment_id()],
+        filter_string=f"tags.`{TAG_STEP}` = '{step}' and tags.`{TAG_KEY}` = '{key}' and attributes.status = 'RUNNING'",
+        max_results=100)
+    host, closed = socket.gethostname(), 0
+    for run in runs:
+        pid = run.data.tags.get(TAG_PID, "")
+        if run.data.tags.get(TAG_HOST) == host and pid.isdigit() and not process_exists(int(pid)):
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+            closed += 1
+    if closed:
+        print(f"{step}: closed {closed} run(s) left RUNNING by a process that no longer exists", flush=True)
+    return closed
+
+
 @contextlib.contextmanager
 def step_run(run_name: str, step: str, *, parent_run_id: str | None = None, tags: dict[str, str] | None = None,
              entry: bool = False) -> Iterator[mlflow.ActiveRun]:
@@ -207,7 +248,9 @@ def step_run(run_name: str, step: str, *, parent_run_id: str | None = None, tags
     ``mlflow run`` created (once). Upstream steps get runs of their own, nested under ``parent_run_id``.
     """
     install_signal_handlers()
-    all_tags = {TAG_STEP: step, "paaan.code_version": code_version(step), **(tags or {})}
+    all_tags = {TAG_STEP: step, "paaan.code_version": code_version(step), **owner_tags(), **(tags or {})}
+    if all_tags.get(TAG_KEY):
+        close_orphaned_runs(step, all_tags[TAG_KEY])
     commit = git_commit()
     if commit:
         all_tags["mlflow.source.git.commit"] = commit
@@ -273,12 +316,15 @@ def take_entry_run() -> str | None:
 
 def log_params(params: dict[str, Any]) -> None:
     """Log params on the active run; a key already logged with another value (``mlflow run`` logs the
-    entry point's raw parameters, e.g. an empty corpus root) is logged as ``<key>.resolved``."""
+    entry point's raw parameters, e.g. an empty corpus root) is logged as ``<key>.resolved``. A value under
+    the home folder (a corpus root, a GloVe file) is logged with the home folder written ``~``."""
+    from experiments.corpora import redact
+
     run = mlflow.active_run()
     existing = MlflowClient().get_run(run.info.run_id).data.params if run else {}
     out = {}
     for key, value in params.items():
-        text = str(value)[:6000]
+        text = redact(str(value))[:6000]
         if key in existing and existing[key] != text:
             key = f"{key}.resolved"
             if existing.get(key) == text:

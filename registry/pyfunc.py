@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 import numpy as np
 import pandas as pd
 
@@ -77,6 +79,15 @@ def validate_request(frame: pd.DataFrame, needs_traits: bool = False) -> pd.Data
 
 
 # --- the model -----------------------------------------------------------------------------------------
+
+
+class RequestError(InputError, MlflowException):
+    """A bad request: still an InputError for Python callers, and an MlflowException for ``mlflow models
+    serve``, which answers an MlflowException with its own message (HTTP 400) but anything else with
+    "unexpected error" and a stack trace (the server's file paths, and the message buried in it)."""
+
+    def __init__(self, message: str):
+        MlflowException.__init__(self, message, error_code=INVALID_PARAMETER_VALUE)
 
 
 class PaaanModel(mlflow.pyfunc.PythonModel):
@@ -156,6 +167,12 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
         return scaled.loc[speakers].to_numpy(np.float32)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        try:
+            return self._predict(model_input, params)
+        except InputError as exc:
+            raise RequestError(str(exc)) from None
+
+    def _predict(self, model_input: pd.DataFrame, params: dict | None) -> pd.DataFrame:
         import torch
 
         from paaan.features.acoustic import speaker_stats, znormalise
@@ -249,7 +266,9 @@ def log_pyfunc(result, variant, k: int | None, profile, upstream, name: str = "m
         np.savez(artifacts["vectors"], words=np.array(store.vocab["word"].tolist(), dtype=str),
                  vectors=np.asarray(store.vectors, dtype=np.float32))
         stats = result.personality_stats or {"mean": [0.0] * 25, "std": [1.0] * 25}
-        spec = {"variant": variant.name, "k": k, "features": profile.features.__dict__,
+        # The word vectors travel in vectors.npz; the GloVe file is named, never located (no local paths).
+        features = profile.features.__dict__ | {"glove": Path(str(profile.features.glove)).name}
+        spec = {"variant": variant.name, "k": k, "features": features,
                 "model": profile.model.__dict__, "prev1": profile.prev1.__dict__, "prev2": profile.prev2.__dict__,
                 "word_dim": store.word_dim, "emotions": list(EMOTIONS), "min_utterances": MIN_UTTERANCES,
                 "personality_mean": stats["mean"],

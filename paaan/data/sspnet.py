@@ -46,13 +46,15 @@ def _check_scores(frame: pd.DataFrame, path: Path, score_range: tuple[float, flo
         if bad.any():
             first = bad.idxmax()
             shown = frame.loc[first, trait]
+            # The value as the file has it: a text quoted, a number plain (numpy's repr would say np.int64(7)).
+            written = f" {shown!r}" if isinstance(shown, str) else f" {shown}"
             if pd.isna(shown) or str(shown).strip() == "":
-                problem = "missing"
+                problem, written = "missing", " (empty cell)"
             elif pd.isna(values[first]):
                 problem = "not a number"
             else:
                 problem = f"out of range [{low:g}, {high:g}]"
-            raise CorpusError(path, f"clip {frame.loc[first, 'clip']}: {trait} score {shown!r} is {problem}")
+            raise CorpusError(path, f"clip {frame.loc[first, 'clip']}: {trait} score{written} is {problem}")
         frame[trait] = values.astype(float)
 
 

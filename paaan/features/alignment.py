@@ -150,6 +150,19 @@ def token_steps(starts: np.ndarray, ends: np.ndarray, n_steps: int,
     return first, last
 
 
+def alignment_overrun(align_ends: Sequence[float] | None, duration: float) -> float:
+    """Seconds by which the last aligned word ends after the audio does (0.0 when it ends within it, or when
+    there is no alignment).
+
+    A ``.wdseg`` times words from the start of its own utterance's wav, so its words end inside that wav
+    (the demo corpus: 0.18 s or more before the end). A word ending well after the audio means the file
+    belongs to other audio; ``token_steps`` would silently pin such words to the last step.
+    """
+    if align_ends is None or len(align_ends) == 0:
+        return 0.0
+    return max(0.0, float(max(align_ends)) - float(duration))
+
+
 def step_to_word(first_step: np.ndarray, last_step: np.ndarray, n_steps: int) -> np.ndarray:
     """(n_steps,) int64: for each audio step, the index of the token it falls in, or -1 (silence, no
     alignment).

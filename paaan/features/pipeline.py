@@ -31,7 +31,7 @@ from paaan.errors import FeatureError, PaaanError
 from paaan.features.acoustic import (
     LLD_NAMES, Moments, frame_moments, functionals_extractor, lld_extractor, pool_steps, speaker_stats, znormalise,
 )
-from paaan.features.alignment import align_tokens, token_steps
+from paaan.features.alignment import align_tokens, alignment_overrun, token_steps
 from paaan.features.audio import load_audio
 from paaan.features.store import StoreWriter
 from paaan.features.text import WordVectors, ensure_pos_tagger, oov_share, pos_tag, tokenize
@@ -39,6 +39,9 @@ from paaan.features.text import WordVectors, ensure_pos_tagger, oov_share, pos_t
 # Word vectors kept beyond the corpus vocabulary, so a served model can embed new transcripts: GloVe files
 # list words by frequency, so the first lines cover most running text.
 EXTRA_VOCABULARY = 20000
+# A word alignment whose last word ends more than this after its wav belongs to other audio: it is dropped
+# (the utterance stays, unaligned) and listed in skipped.csv. 25 frames of 10 ms: far beyond rounding.
+ALIGNMENT_TOLERANCE = 0.25
 
 
 # --- per-file acoustic work (runs in the workers) ------------------------------------------------------
@@ -155,6 +158,8 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     clip_rows = sorted(by_corpus["sspnet"])
     clips_kept = clips.iloc[clip_rows].reset_index(drop=True)
 
+    skipped += _drop_overrunning_alignments(table, [r.duration for r in acoustic])
+
     # Speaker-wise z-normalisation with frame-level statistics (II-B1).
     stats = {}
     for speaker, positions in table.groupby("speaker").indices.items():
@@ -192,7 +197,9 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     writer.table("iemocap/words.parquet", words_table)
     writer.table("sspnet/clips.parquet", clips_kept)
     ratings = clips.attrs["ratings"]
-    writer.table("sspnet/ratings.parquet", ratings[ratings["clip"].isin(clips_kept["clip"])].reset_index(drop=True))
+    ratings = ratings[ratings["clip"].isin(clips_kept["clip"])].reset_index(drop=True)
+    ratings["wav_path"] = [_relative(p, sspnet_base) for p in ratings["wav_path"]]  # no local paths, as above
+    writer.table("sspnet/ratings.parquet", ratings)
     writer.array("sspnet/functionals.npy", np.stack([by_corpus["sspnet"][i].functionals for i in clip_rows]))
     writer.table("vocab.parquet", pd.DataFrame({"word": list(vectors.words)}))
     writer.array("vectors.npy", vectors.vectors)
@@ -218,10 +225,33 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     summary["seconds"] = round(time.perf_counter() - started, 2)
     writer.finish({
         "lld_names": list(LLD_NAMES), "n_functionals": int(acoustic[0].functionals.shape[0]),
-        "word_dim": vectors.dim, "feature_config": config.__dict__, "summary": summary,
+        "word_dim": vectors.dim, "feature_config": config.__dict__ | {"glove": source_name(config.glove)},
+        "summary": summary,
         "traits": list(TRAITS),
     })
     return summary
+
+
+def _drop_overrunning_alignments(table: pd.DataFrame, durations: list[float]) -> list[dict]:
+    """Drop (in ``table``) each word alignment that ends after its audio; return their skipped.csv rows."""
+    skipped = []
+    for i, (ends, duration) in enumerate(zip(table["align_ends"], durations)):
+        overrun = alignment_overrun(ends, duration)
+        if overrun > ALIGNMENT_TOLERANCE:
+            wav = Path(table["wav_path"].iloc[i])  # .../sentences/wav/<dialog>/<utt>.wav
+            wdseg = wav.parents[2] / "ForcedAlignment" / wav.parent.name / f"{wav.stem}.wdseg"
+            skipped.append({"corpus": "iemocap", "path": str(wdseg), "reason": "alignment_beyond_audio",
+                            "detail": f"{wav.stem}: the last word ends at {max(ends):.2f} s, "
+                                      f"the wav lasts {duration:.2f} s"})
+            for column in ("align_words", "align_starts", "align_ends"):
+                table.at[i, column] = None
+    return skipped
+
+
+def source_name(source: str | Path) -> str:
+    """How the store records a word-vector source: a file by its name only (the store travels as an MLflow
+    artifact and must not carry local paths, least of all the user's home folder); a package by its name."""
+    return Path(str(source)).name
 
 
 def _relative(path: str, base: Path) -> str:
@@ -256,7 +286,7 @@ def _text_features(table: pd.DataFrame, steps: list[np.ndarray], config: Feature
     summary = {
         "tokens": n_tokens,
         "vocabulary": len(vocabulary),
-        "word_vectors": f"{vectors.source} ({len(vectors)} x {vectors.dim})",
+        "word_vectors": f"{source_name(vectors.source)} ({len(vectors)} x {vectors.dim})",
         "oov_share": round(oov_share(oov_masks), 4) if n_tokens else 0.0,
         "aligned_token_share": round(float((words["first_step"] >= 0).mean()), 4) if n_tokens else 0.0,
         "utterances_without_tokens": int(sum(1 for t in tokens if not t)),

@@ -1,0 +1,340 @@
+"""Faults: a process killed or interrupted mid-way loses no finished result and leaves no run RUNNING.
+
+Issue 9, part 1. Every test runs the real ``paaan`` command in a subprocess (started with SIGINT at its
+default, see ``reliability_tools.start``), signals it, reruns it, and prints how many runs it finds RUNNING
+afterwards (it must be zero).
+
+- featurize killed (SIGKILL) while it writes the feature store (~20 s), and the orphaned-run rule itself
+  (~1 s): in the fast reliability run;
+- on the tiny demo corpus, marked ``slow`` (measured on 2 busy cores): a Ray trial worker killed (SIGKILL)
+  mid-training (~45 s); the ablation driver interrupted with SIGINT during the grid (~2 min with its
+  rerun) and with SIGTERM during the k tuning (~2.5 min); the driver and its Ray cluster killed together
+  (SIGKILL of the process group, ~1.7 min).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from corpus_fixtures import utterance_ids, write_iemocap, write_sspnet
+from reliability_tools import (REPO, alive, all_runs, child_env, cmdline, count_running, descendants, paaan_command,
+                               start, stop, wait_for_experiment, wait_until)
+
+pytestmark = pytest.mark.reliability
+
+TAG_TRIAL_KEY = "paaan.trial_key"
+
+# featurize, killed right after the second array of the store is written (lld.npy, functionals.npy): the
+# deterministic version of "kill -9 while it writes". The patch wraps the real writer; nothing else changes.
+KILLED_MID_WRITE = """
+import os, signal, sys
+from paaan.features import store
+
+write = store.StoreWriter.array
+written = []
+
+def write_then_die(self, name, array):
+    write(self, name, array)
+    written.append(name)
+    if len(written) == 2:
+        print("killing myself after writing", written, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+store.StoreWriter.array = write_then_die
+from experiments.cli import main
+sys.argv = ["paaan", *sys.argv[1:]]
+main()
+"""
+
+
+def _featurize_runs(uri: str) -> list:
+    return sorted((r for r in all_runs(uri) if r.data.tags.get("paaan.step") == "featurize"),
+                  key=lambda r: r.info.start_time)
+
+
+def _artifacts(run) -> Path:
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    return Path(local_file_uri_to_path(run.info.artifact_uri))
+
+
+def test_featurize_killed_mid_write_is_never_reused(tmp_path):
+    """SIGKILL while the store is half written: the half store stays in ``features.partial`` (never read:
+    no manifest), its run is closed KILLED by the next featurize, which writes a whole store; later calls
+    reuse that one; a changed corpus file (new mtime) is not served from the cache."""
+    from paaan.errors import FeatureError
+    from paaan.features.store import FeatureStore
+
+    corpus = tmp_path / "corpus"
+    write_iemocap(corpus / "IEMOCAP_full_release")
+    write_sspnet(corpus / "SSPNet")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = child_env(tmp_path, uri)
+    args = ["featurize", "--iemocap-root", str(corpus / "IEMOCAP_full_release"),
+            "--sspnet-root", str(corpus / "SSPNet"), "--workers", "1"]
+    started = time.perf_counter()
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:] + killed.stderr[-2000:]
+    [dead] = _featurize_runs(uri)
+    assert dead.info.status == "RUNNING"  # nothing could end it: the process got no chance
+    half = _artifacts(dead) / "features.partial"
+    assert sorted(p.name for p in (half / "iemocap").iterdir()) == ["functionals.npy", "lld.npy",
+                                                                     "lld_speaker_stats.parquet", "utterances.parquet"]
+    assert not (_artifacts(dead) / "features").exists()
+    with pytest.raises(FeatureError, match="not a finished feature store"):
+        FeatureStore(half)
+
+    again = subprocess.run(paaan_command(*args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "featurize: closed 1 run(s) left RUNNING by a process that no longer exists" in again.stdout
+    dead_now, fresh = _featurize_runs(uri)
+    assert (dead_now.info.run_id, dead_now.info.status) == (dead.info.run_id, "KILLED")
+    assert fresh.info.status == "FINISHED"
+    store = FeatureStore(_artifacts(fresh) / "features")
+    assert len(store.utterances) == 25 and len(store.clips) == 6
+    assert not (_artifacts(fresh) / "features.partial").exists()
+
+    reused = subprocess.run(paaan_command(*args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert f"featurize: reusing finished run {fresh.info.run_id}" in reused.stdout
+    assert len(_featurize_runs(uri)) == 2
+
+    # The fingerprint: one wav rewritten with the same bytes (a new mtime) is a new input.
+    wav = corpus / "IEMOCAP_full_release" / "Session2" / "sentences" / "wav" / "Ses02F_impro01" / \
+        f"{utterance_ids(2)[0]}.wav"
+    time.sleep(0.01)
+    wav.write_bytes(wav.read_bytes())
+    changed = subprocess.run(paaan_command(*args), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert changed.returncode == 0 and "reusing" not in changed.stdout
+    assert [r.info.status for r in _featurize_runs(uri)] == ["KILLED", "FINISHED", "FINISHED"]
+    print(f"[reliability] featurize SIGKILL mid-write: {time.perf_counter() - started:.0f} s")
+    assert count_running(uri, "featurize killed mid-write") == 0
+
+
+def test_only_runs_whose_process_is_gone_are_closed(tracking):
+    """close_orphaned_runs closes a RUNNING run of the same step and key whose process on this machine no
+    longer exists, and leaves alone: a live process's run, another machine's run, another key's run."""
+    import socket
+
+    from experiments import tracking as steps
+
+    key = steps.cache_key("featurize", {"corpus": "a"})
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # its pid now names no process
+    client = MlflowClient()
+
+    def open_run(pid: int, host: str, run_key: str = key) -> str:
+        return client.create_run(tracking, tags={steps.TAG_STEP: "featurize", steps.TAG_KEY: run_key,
+                                                 steps.TAG_PID: str(pid), steps.TAG_HOST: host}).info.run_id
+    here = socket.gethostname()
+    runs = {"dead here": open_run(finished.pid, here), "alive here": open_run(os.getpid(), here),
+            "dead elsewhere": open_run(finished.pid, "another-machine"),
+            "other key": open_run(finished.pid, here, "another-key")}
+    assert steps.close_orphaned_runs("featurize", key) == 1
+    status = {name: client.get_run(run).info.status for name, run in runs.items()}
+    assert status == {"dead here": "KILLED", "alive here": "RUNNING", "dead elsewhere": "RUNNING",
+                      "other key": "RUNNING"}
+    for run in runs.values():
+        client.set_terminated(run, "KILLED")
+    assert count_running(mlflow.get_tracking_uri(), "orphaned-run check") == 0
+
+
+# --- the ablation --------------------------------------------------------------------------------------
+
+
+def _ablation_args(corpus: Path, variants: str, *extra: str) -> list[str]:
+    return paaan_command("ablation", "--iemocap-root", str(corpus / "IEMOCAP_full_release"),
+                         "--sspnet-root", str(corpus / "SSPNet"), "--variants", variants, *extra)
+
+
+def _trial_runs(uri: str, steps=("trial", "tune_k_trial")) -> list:
+    return [r for r in all_runs(uri) if r.data.tags.get("paaan.step") in steps]
+
+
+def _log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _wait_exit(process: subprocess.Popen, timeout: float, log: Path) -> int:
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        raise AssertionError(f"still running after {timeout:.0f} s:\n{_log(log)[-3000:]}") from None
+
+
+@pytest.mark.slow
+def test_a_trial_worker_killed_mid_training_is_retried_and_completes(tiny_corpus, tmp_path):
+    """SIGKILL of the Ray worker training a trial: Tune retries the trial (FailureConfig(max_failures=2)),
+    the killed attempt's run ends KILLED, the retry's run is FINISHED, and the grid is complete."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    log = tmp_path / "ablation.log"
+    started = time.perf_counter()
+    driver = start(_ablation_args(tiny_corpus, "Audio", "--k-tuning", "off", "--max-failures", "2"),
+                   REPO, child_env(tmp_path, uri), log)
+    try:
+        wait_for_experiment(uri, 300)
+        def training():
+            for run in _trial_runs(uri, ("trial",)):
+                if run.info.status == "RUNNING" and "variant" in run.data.params:  # params logged: training
+                    return run
+        victim = wait_until(training, 400, "a trial that is training", interval=0.3)
+        time.sleep(1.0)  # well inside its epochs (a tiny Audio trial trains for ~5 s)
+        pid = int(victim.data.tags["paaan.pid"])
+        assert pid in descendants(driver.pid) and cmdline(pid).startswith("ray::"), cmdline(pid)
+        print(f"[reliability] killing {cmdline(pid)!r} (pid {pid}), training run {victim.info.run_name}")
+        os.kill(pid, signal.SIGKILL)
+        rc = _wait_exit(driver, 600, log)
+    finally:
+        stop(driver)
+    output = _log(log)
+    assert rc == 0, output[-4000:]
+    assert "trials failed after retries" not in output
+    killed = MlflowClient(uri).get_run(victim.info.run_id)
+    assert killed.info.status in ("KILLED", "FAILED")
+    same_trial = [r for r in _trial_runs(uri, ("trial",))
+                  if r.data.tags[TAG_TRIAL_KEY] == victim.data.tags[TAG_TRIAL_KEY]]
+    retry = [r for r in same_trial if r.info.status == "FINISHED"]
+    assert len(retry) == 1 and retry[0].data.tags["paaan.pid"] != str(pid)
+    assert retry[0].info.start_time > killed.info.start_time
+    finished = {r.data.tags[TAG_TRIAL_KEY] for r in _trial_runs(uri, ("trial",)) if r.info.status == "FINISHED"}
+    assert len(finished) == 6  # Audio x 5 folds + the all-session model
+    parent = [r for r in all_runs(uri) if r.data.tags.get("paaan.step") == "ablation"]
+    assert [p.info.status for p in parent] == ["FINISHED"]
+    assert "Table I" in output
+    print(f"[reliability] worker SIGKILL: killed attempt {killed.info.status}, retried and FINISHED; "
+          f"{len(finished)} trials complete; {time.perf_counter() - started:.0f} s")
+    assert count_running(uri, "trial worker SIGKILL") == 0
+
+
+def _interrupt_and_resume(corpus: Path, tmp_path: Path, sig: int, phase: str, enough: int) -> None:
+    """Run the ablation, send ``sig`` once ``enough`` runs of ``phase`` are FINISHED, check the aftermath,
+    rerun the same command, check that only what was missing ran."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = child_env(tmp_path, uri)
+    args = _ablation_args(corpus, "Audio,PAaAN_PP", "--k-trials", "2", "--k-tuning", "per_source")
+    name = signal.Signals(sig).name
+    started = time.perf_counter()
+    first_log = tmp_path / "first.log"
+    driver = start(args, REPO, env, first_log)
+    try:
+        wait_for_experiment(uri, 300)
+        wait_until(lambda: sum(1 for r in _trial_runs(uri, (phase,)) if r.info.status == "FINISHED") >= enough,
+                   600, f"{enough} finished {phase} runs", interval=0.3)
+        family = [driver.pid, *descendants(driver.pid)]  # the driver and its Ray processes
+        open_runs = [r.info.run_id for r in all_runs(uri) if r.info.status == "RUNNING"]
+        os.kill(driver.pid, sig)
+        signalled = time.perf_counter()
+        rc = _wait_exit(driver, 120, first_log)
+    finally:
+        stop(driver)
+    output = _log(first_log)
+    print(f"[reliability] {name} during {phase}: exit {rc} after {time.perf_counter() - signalled:.1f} s, "
+          f"{len(open_runs)} runs were open")
+    assert rc != 0, output[-3000:]
+    assert re.search(r"closed \d+ runs left RUNNING as KILLED|KeyboardInterrupt|Terminated", output), output[-3000:]
+    # no Ray process outlives the driver (ray.shutdown in its `finally`)
+    wait_until(lambda: not [p for p in family if alive(p)], 30, "the driver's Ray processes to end")
+    statuses = {r.info.run_id: r.info.status for r in all_runs(uri)}
+    # open when the signal came: KILLED now (or FINISHED, for a trial that ended in the same instant)
+    assert {statuses[r] for r in open_runs} <= {"KILLED", "FINISHED"}, {r: statuses[r] for r in open_runs}
+    assert "KILLED" in {statuses[r] for r in open_runs}
+    assert count_running(uri, f"{name} during {phase}, before the rerun") == 0
+    done_before = {r.data.tags[TAG_TRIAL_KEY] for r in _trial_runs(uri) if r.info.status == "FINISHED"}
+    runs_before = {r.info.run_id for r in all_runs(uri)}
+
+    second_log = tmp_path / "second.log"
+    rerun = start(args, REPO, env, second_log)
+    try:
+        rc = _wait_exit(rerun, 600, second_log)
+    finally:
+        stop(rerun)
+    output = _log(second_log)
+    assert rc == 0, output[-4000:]
+    adopted = re.search(r"resuming: (\d+) finished runs of an interrupted ablation adopted", output)
+    assert adopted, output[-3000:]
+    new_trials = [r for r in _trial_runs(uri) if r.info.run_id not in runs_before]
+    retrained = [r.info.run_name for r in new_trials if r.data.tags[TAG_TRIAL_KEY] in done_before]
+    assert retrained == []  # nothing finished before the interrupt was trained again
+    finished_keys = [r.data.tags[TAG_TRIAL_KEY] for r in _trial_runs(uri) if r.info.status == "FINISHED"]
+    assert len(finished_keys) == len(set(finished_keys))  # every trial finished exactly once
+    grid = {r.data.tags[TAG_TRIAL_KEY] for r in _trial_runs(uri, ("trial",)) if r.info.status == "FINISHED"}
+    assert len(grid) == 12  # (Audio, PAaAN_PP) x 5 folds + 2 all-session models
+    parents = sorted((r for r in all_runs(uri) if r.data.tags.get("paaan.step") == "ablation"),
+                     key=lambda r: r.info.start_time)
+    assert [p.info.status for p in parents] == ["KILLED", "FINISHED"]
+    print(f"[reliability] {name} during {phase} and rerun: {len(done_before)} trials finished before the "
+          f"interrupt, {adopted.group(1)} runs adopted, {len(new_trials)} trial runs trained by the rerun, "
+          f"0 trained twice; {time.perf_counter() - started:.0f} s")
+    assert count_running(uri, f"{name} during {phase}, after the rerun") == 0
+
+
+@pytest.mark.slow
+def test_sigint_during_the_grid_closes_runs_killed_and_a_rerun_finishes_the_rest(tiny_corpus, tmp_path):
+    _interrupt_and_resume(tiny_corpus, tmp_path, signal.SIGINT, "trial", enough=3)
+
+
+@pytest.mark.slow
+def test_sigterm_during_k_tuning_closes_runs_killed_and_a_rerun_finishes_the_rest(tiny_corpus, tmp_path):
+    _interrupt_and_resume(tiny_corpus, tmp_path, signal.SIGTERM, "tune_k_trial", enough=3)
+
+
+@pytest.mark.slow
+def test_a_driver_killed_with_its_ray_cluster_leaves_nothing_running_after_a_rerun(tiny_corpus, tmp_path):
+    """SIGKILL of the driver's whole process group mid-grid (the OOM killer, a container stopped): no
+    handler runs, so the parent and the trials in flight stay RUNNING; the rerun closes them KILLED (their
+    processes are gone), adopts the finished trials and trains only the missing ones."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = child_env(tmp_path, uri)
+    args = _ablation_args(tiny_corpus, "Audio", "--k-tuning", "off")
+    started = time.perf_counter()
+    first_log = tmp_path / "first.log"
+    driver = start(args, REPO, env, first_log)
+    try:
+        wait_for_experiment(uri, 300)
+        wait_until(lambda: sum(1 for r in _trial_runs(uri, ("trial",)) if r.info.status == "FINISHED") >= 2,
+                   600, "2 finished trials", interval=0.3)
+        family = [driver.pid, *descendants(driver.pid)]
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait(30)
+    finally:
+        stop(driver)
+    for pid in family:  # Ray daemons that left the group (none expected) are ended by pid
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    left_open = [r for r in all_runs(uri) if r.info.status == "RUNNING"]
+    print(f"[reliability] driver group SIGKILL: {len(left_open)} runs left RUNNING "
+          f"({', '.join(r.info.run_name for r in left_open)})")
+    assert any(r.data.tags.get("paaan.step") == "ablation" for r in left_open)
+    done_before = {r.data.tags[TAG_TRIAL_KEY] for r in _trial_runs(uri, ("trial",)) if r.info.status == "FINISHED"}
+    runs_before = {r.info.run_id for r in all_runs(uri)}
+
+    second_log = tmp_path / "second.log"
+    rerun = start(args, REPO, env, second_log)
+    try:
+        rc = _wait_exit(rerun, 600, second_log)
+    finally:
+        stop(rerun)
+    output = _log(second_log)
+    assert rc == 0, output[-4000:]
+    assert "ablation: closed 1 run(s) left RUNNING by a process that no longer exists" in output
+    statuses = {r.info.run_id: r.info.status for r in all_runs(uri)}
+    assert {statuses[r.info.run_id] for r in left_open} == {"KILLED"}
+    new_trials = [r for r in _trial_runs(uri, ("trial",)) if r.info.run_id not in runs_before]
+    assert [r.info.run_name for r in new_trials if r.data.tags[TAG_TRIAL_KEY] in done_before] == []
+    finished = [r.data.tags[TAG_TRIAL_KEY] for r in _trial_runs(uri, ("trial",)) if r.info.status == "FINISHED"]
+    assert len(finished) == len(set(finished)) == 6
+    print(f"[reliability] driver group SIGKILL and rerun: {len(done_before)} trials finished before, "
+          f"{len(new_trials)} trained by the rerun; {time.perf_counter() - started:.0f} s")
+    assert count_running(uri, "driver group SIGKILL, after the rerun") == 0
