@@ -93,6 +93,9 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
         if truth is not None:
             r = trait_correlations(embeddings, truth)
             mlflow.log_metrics({f"truth_r_{t}": float(v) for t, v in r.items() if np.isfinite(v)})
+            # Correlation ignores an offset; a channel-biased space shifts every speaker's retrieved scores.
+            bias = {t: float((embeddings[f"{t}_mean"] - truth.loc[embeddings.index, t]).mean()) for t in TRAITS}
+            mlflow.log_metrics({f"truth_bias_{t}": v for t, v in bias.items()})
             mlflow.log_metric("truth_r_mean", float(np.nanmean(r.to_numpy())))
             print(f"retrieve {space}, k={k}: r(retrieved mean, true) per trait: "
                   + ", ".join(f"{t[:4]} {v:+.2f}" for t, v in r.items()), flush=True)
