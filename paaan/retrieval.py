@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator
 
 from paaan.config import RetrievalConfig
 from paaan.data.schema import TRAIT_SCORE_RANGE, TRAITS
-from paaan.shla import standardisation_stats
+from paaan.numerics import check_matrix, standardisation_stats
 
 _PAPER = RetrievalConfig()
 
@@ -274,15 +274,7 @@ class PersonalityRetriever(BaseEstimator):
 
 # ------------------------------------------------------------------------------------------ helpers
 def _check_matrix(X: np.ndarray, what: str, n_cols: int | None = None) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"{what}: expected a 2-D array (rows, dimensions), got shape {X.shape}")
-    if n_cols is not None and X.shape[1] != n_cols:
-        raise ValueError(f"{what}: expected {n_cols} dimensions per row (the bank's), got {X.shape[1]}")
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{what}: non-finite value at row {bad[0]}, column {bad[1]}")
-    return X
+    return check_matrix(X, what, n_cols)
 
 
 def _check_scores(scores: np.ndarray) -> np.ndarray:

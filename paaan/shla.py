@@ -32,31 +32,16 @@ from torch import nn
 
 from paaan.config import SHLAConfig
 from paaan.errors import FeatureError
+from paaan.numerics import STD_FLOOR, check_matrix, standardisation_stats  # noqa: F401 (re-exported)
 
 _PAPER = SHLAConfig()
 
-# A functional whose standard deviation in a corpus is below this floor is (numerically) constant there,
-# e.g. a spectral band above SSPNet's 4 kHz Nyquist limit. Its scale is set to 1, so it becomes 0 after
-# centring instead of blowing float noise up to unit variance (the rule of sklearn's StandardScaler).
-STD_FLOOR = 1e-8
 
 # Rows per forward pass when transforming a whole corpus: bounds memory, no effect on the numbers.
 _EVAL_ROWS = 4096
 
 FILE_FORMAT = "paaan.shla"
 FILE_VERSION = 1
-
-
-def standardisation_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and population standard deviations of ``X`` (n, F), std below STD_FLOOR set to 1.
-
-    Population std (ddof=0) is what z-normalisation uses everywhere (sklearn's StandardScaler too).
-    """
-    X = np.asarray(X, dtype=np.float64)
-    mean = X.mean(axis=0)  # (F,)
-    std = X.std(axis=0)  # (F,)
-    std = np.where(std < STD_FLOOR, 1.0, std)
-    return mean, std
 
 
 def batch_schedule(sizes: dict[str, int], batch_size: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
@@ -325,15 +310,7 @@ class SHLA(BaseEstimator):
 
 
 def _check_matrix(X: np.ndarray, what: str, n_features: int | None = None) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"{what}: expected a 2-D array (rows, functionals), got shape {X.shape}")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{what}: expected {n_features} functionals per row, got {X.shape[1]}")
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{what}: non-finite value at row {bad[0]}, column {bad[1]}")
-    return X
+    return check_matrix(X, what, n_features, unit="functionals")
 
 
 def _check_corpora(corpora: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

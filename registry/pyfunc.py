@@ -280,7 +280,7 @@ def log_pyfunc(result, variant, k: int | None, profile, upstream, name: str = "m
                       "scores": store.clips[list(TRAITS)].to_numpy(np.float64)}
             if variant.personality == "NA":
                 both = np.concatenate([np.asarray(store.functionals("iemocap")), np.asarray(store.functionals("sspnet"))])
-                from paaan.shla import standardisation_stats
+                from paaan.numerics import standardisation_stats
 
                 arrays["na_mean"], arrays["na_std"] = standardisation_stats(both.astype(np.float64))
             else:
