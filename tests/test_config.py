@@ -23,7 +23,7 @@ def test_paper_numbers_from_section_III_A():
 def test_demo_inherits_the_paper_and_overrides_some_values():
     demo, _ = load_profile("demo")
     assert demo.name == "demo"
-    assert demo.model.prelayer == 16 and demo.train.batch_size == 32  # inherited
+    assert demo.model.prelayer == 16 and demo.train.val_fraction == 0.1  # inherited
     assert demo.train.epochs < 50 and demo.model.blstm_hidden < 128  # overridden
 
 
