@@ -118,8 +118,10 @@ def start_ray(settings: AblationSettings) -> None:
                        "py_modules": [str(root / "paaan"), str(root / "experiments"), str(root / "registry")]}
         ray.init(address=settings.ray_address, runtime_env=runtime_env, log_to_driver=False)
     else:
-        ray.init(num_cpus=settings.num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": env_vars})
+        # address="local": always a new cluster. Without it ray.init joins any cluster recorded in
+        # /tmp/ray/ray_current_cluster, e.g. one a user left running with `ray start`, and then refuses num_cpus.
+        ray.init(address="local", num_cpus=settings.num_cpus or os.cpu_count(), include_dashboard=False,
+                 log_to_driver=False, runtime_env={"env_vars": env_vars})
     # ray.init replaces the driver's SIGTERM handler with sys.exit, which would end the open runs FAILED:
     # put back the one that raises Terminated, so a SIGTERM closes them KILLED like Ctrl-C.
     tracking.install_signal_handlers()

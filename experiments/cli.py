@@ -165,7 +165,8 @@ def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, **opts) -> None:
 @corpus_options
 @click.option("--variants", default="all", show_default=True, help="Comma-separated rows of the variants table.")
 @click.option("--seeds", default=0, type=INT, help="Seeds per (variant, fold) (0: the profile's, 1 by default).")
-@click.option("--ray-address", default="", help="An existing Ray cluster (e.g. 10.0.0.5:6379); empty: a local one.")
+@click.option("--ray-address", default="", envvar="RAY_ADDRESS", show_envvar=True,
+              help="An existing Ray cluster (e.g. 10.0.0.5:6379); empty: a new local one.")
 @click.option("--num-cpus", default=0, type=INT, help="CPUs of the local Ray cluster (0: every core).")
 @click.option("--cpus-per-trial", default=1.0, show_default=True)
 @click.option("--gpus-per-trial", default=0.0, show_default=True, help="Fractions share a GPU (e.g. 0.25).")

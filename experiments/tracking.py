@@ -347,10 +347,17 @@ def note_reuse(step: str, reused_run_id: str, entry: bool = False) -> None:
     print(f"{step}: reusing finished run {reused_run_id} (same inputs and code)", flush=True)
 
 
+def _is_local(uri: str) -> bool:
+    """A plain path or a file: URI (not mlflow-artifacts:/..., s3://..., http://...)."""
+    from urllib.parse import urlparse
+
+    return urlparse(uri).scheme in ("", "file")
+
+
 def local_artifact_target(run_id: str, artifact_path: str) -> Path | None:
     """Where to write an artifact folder directly (no copy) when the run's artifact store is local."""
     root = MlflowClient().get_run(run_id).info.artifact_uri
-    if root.startswith("file:") or "://" not in root:
+    if _is_local(root):
         target = Path(local_file_uri_to_path(root)) / artifact_path
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
@@ -365,7 +372,7 @@ def local_artifact_dir(run_id: str, artifact_path: str) -> Path:
     """
     run = MlflowClient().get_run(run_id)
     root = run.info.artifact_uri
-    if root.startswith("file:") or "://" not in root:
+    if _is_local(root):
         local = Path(local_file_uri_to_path(root)) / artifact_path
         if not local.exists():
             raise FileNotFoundError(f"run {run_id} has no artifact {artifact_path!r} (looked in {local})")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,6 +69,27 @@ def _wait_http(port: int, path: str, timeout: float) -> None:
         except requests.RequestException:
             time.sleep(1)
     raise TimeoutError(f"nothing answered on 127.0.0.1:{port}{path} within {timeout} s")
+
+
+def _alive_nodes(port: int, env: dict) -> int:
+    """Alive nodes of the Ray cluster at 127.0.0.1:port, asked from a separate process (0 if unreachable)."""
+    script = ("import ray; ray.init(address='127.0.0.1:%d', log_to_driver=False); "
+              "print(sum(1 for n in ray.nodes() if n['Alive'])); ray.shutdown()" % port)
+    try:
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return 0
+    lines = out.stdout.strip().splitlines()
+    return int(lines[-1]) if out.returncode == 0 and lines and lines[-1].isdigit() else 0
+
+
+def _wait_nodes(port: int, count: int, env: dict, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if _alive_nodes(port, env) >= count:
+            return
+        time.sleep(3)
+    raise TimeoutError(f"the Ray cluster on 127.0.0.1:{port} did not reach {count} nodes in {timeout} s")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -208,7 +231,8 @@ def test_two_node_ray_cluster_and_mlflow_server(tiny_corpus, tmp_path):
     """ray start --head + a second ray start --address, and a local mlflow server: only the addresses change."""
     ray_port, mlflow_port = _free_port(), _free_port()
     env = _env(tmp_path, f"http://127.0.0.1:{mlflow_port}")
-    env["RAY_TMPDIR"] = str(tmp_path / "ray")
+    # A short folder: Ray's unix sockets live under it and their paths must stay under ~100 characters.
+    env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     processes = []
     try:
         server = subprocess.Popen(
@@ -223,12 +247,12 @@ def test_two_node_ray_cluster_and_mlflow_server(tiny_corpus, tmp_path):
                                  *common], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         processes.append(head)
-        time.sleep(8)
+        _wait_nodes(ray_port, 1, env)
         worker = subprocess.Popen(["ray", "start", "--address", f"127.0.0.1:{ray_port}", *common], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         processes.append(worker)
         _wait_http(mlflow_port, "/health", timeout=60)
-        time.sleep(8)
+        _wait_nodes(ray_port, 2, env)
         out = subprocess.run(
             [sys.executable, "-m", "experiments.cli", "ablation", "--iemocap-root",
              str(tiny_corpus / "IEMOCAP_full_release"), "--sspnet-root", str(tiny_corpus / "SSPNet"),
@@ -238,13 +262,7 @@ def test_two_node_ray_cluster_and_mlflow_server(tiny_corpus, tmp_path):
         counts = _statuses(env["MLFLOW_TRACKING_URI"])
         assert counts[("ablation", "FINISHED")] == 1 and counts[("trial", "FINISHED")] == 2 * 5 + 2
         assert not [k for k in counts if k[1] == "RUNNING"]
-        import ray
-
-        ray.init(address=f"127.0.0.1:{ray_port}")
-        try:
-            assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-        finally:
-            ray.shutdown()
+        assert _alive_nodes(ray_port, env) == 2
     finally:
         for process in reversed(processes):
             try:
@@ -255,3 +273,4 @@ def test_two_node_ray_cluster_and_mlflow_server(tiny_corpus, tmp_path):
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
