@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 
 @dataclass(frozen=True)
@@ -73,5 +72,7 @@ def validation_split(rows: np.ndarray, labels: np.ndarray, fraction: float, seed
     rows = np.asarray(rows)
     if fraction <= 0:
         return rows, rows[:0]
+    from sklearn.model_selection import train_test_split  # here: featurize's pool workers import this module
+
     train, validation = train_test_split(rows, test_size=fraction, random_state=seed, stratify=np.asarray(labels))
     return np.sort(train), np.sort(validation)
