@@ -81,8 +81,36 @@ def _pack(x: torch.Tensor, lengths: torch.Tensor):
     return pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
 
 
+def reverse_within_length(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B,) lengths -> (B, max_len) time index that reverses each row's first lengths[b] steps, padding kept.
+
+    lengths [3, 1], max_len 3: [[2, 1, 0], [0, 1, 2]]. Its own inverse: gathering twice gives the input back.
+    """
+    steps = torch.arange(max_len, device=lengths.device)[None, :]  # (1, T)
+    last = lengths[:, None] - 1  # (B, 1)
+    return torch.where(steps <= last, last - steps, steps)  # (B, T)
+
+
+def _one_direction(lstm: nn.LSTM, x: torch.Tensor, suffix: str) -> torch.Tensor:
+    """A forward pass of one direction ("" or "_reverse") of a one-layer ``lstm`` over (B, T, F) -> (B, T, H)."""
+    h0 = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+    weights = [getattr(lstm, f"{name}_l0{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    out, _, _ = torch.lstm(x, (h0, h0), weights, True, 1, 0.0, lstm.training, False, True)
+    return out
+
+
 class BLSTM(nn.Module):
-    """One bidirectional LSTM layer over a padded batch: h_t = [fwd_t ; bwd_t] (paper II-C3), zeros on padding."""
+    """One bidirectional LSTM layer over a padded batch: h_t = [fwd_t ; bwd_t] (paper II-C3), zeros on padding.
+
+    Each direction reads only its utterance's own steps, as a packed sequence would. On the CPU it runs
+    without packing: a packed batch whose lengths differ falls back to a step-by-step loop of small matrix
+    products, 3.5x slower than the fused LSTM kernel (BENCHMARKS.md, "Training"). So the forward direction
+    runs on the padded batch as it is (a step's output depends only on earlier steps: padding at the end
+    never reaches a real step), the backward direction on each utterance reversed within its length (the
+    padding stays at the end), and the result is reversed back; padded steps are set to zero. Same weights,
+    same outputs and gradients as the packed form up to float rounding. On a GPU, cuDNN runs packed
+    sequences natively and the packed form is kept.
+    """
 
     def __init__(self, input_size: int, hidden: int):
         super().__init__()
@@ -95,9 +123,19 @@ class BLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # x: (B, T, F) -> (B, T, 2H)
-        out, _ = self.lstm(_pack(x, lengths))
-        h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        return h
+        if x.device.type != "cpu":
+            out, _ = self.lstm(_pack(x, lengths))
+            h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+            return h
+        lengths = lengths.to(x.device)
+        T = x.shape[1]
+        reverse = reverse_within_length(lengths, T)  # (B, T)
+        forward = _one_direction(self.lstm, x, "")  # (B, T, H)
+        x_reversed = torch.gather(x, 1, reverse.unsqueeze(-1).expand(-1, -1, x.shape[2]))  # (B, T, F)
+        backward = _one_direction(self.lstm, x_reversed, "_reverse")  # (B, T, H), in reversed time
+        backward = torch.gather(backward, 1, reverse.unsqueeze(-1).expand(-1, -1, self.hidden))  # (B, T, H)
+        mask = length_mask(lengths, T).unsqueeze(-1).to(x.dtype)  # (B, T, 1)
+        return torch.cat([forward, backward], dim=-1) * mask  # (B, T, 2H)
 
 
 def last_state(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
