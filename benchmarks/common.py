@@ -1,0 +1,326 @@
+"""What every benchmark shares: the machine, results as JSON plus a printed table, memory of a process tree,
+robust statistics and the small formulas behind the reported ratios (FLOPs, efficiencies).
+
+The formulas are pure functions with hand-worked tests in ``tests/test_benchmarks.py``. Nothing here is
+imported by the library; the benchmarks import the library, never the other way round.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+DEFAULT_WORK = Path(os.environ.get("PAAAN_BENCH_WORK", "/tmp/paaan-bench"))  # corpora, stores, mlflow.db
+SCALE_CORPUS = "iemocap-scale"
+
+
+# --- the machine -------------------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def memory_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return float("nan")
+
+
+def machine() -> dict[str, Any]:
+    """What a figure was measured on: cores, memory, CPU, GPU, library versions, load at the time."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cores": os.cpu_count(), "memory_gib": memory_gib(), "cpu": cpu_model(), "gpu": gpu,
+            "python": platform.python_version(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+# --- results -----------------------------------------------------------------------------------------------
+
+
+def write_result(name: str, figures: dict[str, Any], started: float | None = None) -> Path:
+    """benchmarks/results/<name>.json: the figures with the command, date and machine that produced them."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "benchmark": name,
+        "command": "python " + " ".join([_relative(sys.argv[0])] + sys.argv[1:]),
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "seconds": round(time.perf_counter() - started, 1) if started is not None else None,
+        "figures": figures,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=1, default=_jsonable))
+    print(f"\nwrote {path.relative_to(REPO)}")
+    return path
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return path
+
+
+def _jsonable(value):
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:
+        pass
+    return str(value)
+
+
+def print_table(title: str, rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
+    """A plain fixed-width table on stdout."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  " + "  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
+    print("  " + "  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths)))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+# --- statistics and ratios (hand-worked tests in tests/test_benchmarks.py) ---------------------------------
+
+
+def median(values: Iterable[float]) -> float:
+    return float(statistics.median(list(values)))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between order statistics (numpy's default).
+
+    [1, 2, 3, 4] at q=50 is 2.5; at q=95 it is 3 + 0.85 * (4 - 3) = 3.85.
+    """
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return float(ordered[low] + (position - low) * (ordered[high] - ordered[low]))
+
+
+def scaling_efficiency(rate_parallel: float, rate_serial: float, workers: int) -> float:
+    """Speed-up per worker: rate with ``workers`` / (workers x rate with one). 2 workers at 1.8x: 0.9."""
+    return rate_parallel / (workers * rate_serial)
+
+
+def parallel_efficiency(busy_seconds: float, wall_seconds: float, cpus: float) -> float:
+    """Share of the CPU slots doing trial work: sum of trial times / (wall time x CPUs).
+
+    Two CPUs, 100 s of wall time, trials summing to 170 s: 170 / 200 = 0.85.
+    """
+    return busy_seconds / (wall_seconds * cpus)
+
+
+def slowdown(ours_seconds: float, bare_seconds: float) -> float:
+    """How much slower than the bare baseline, as a fraction: 11 s against 10 s is 0.10 (10% slower)."""
+    return ours_seconds / bare_seconds - 1.0
+
+
+def lstm_flops(steps: int, input_size: int, hidden: int, directions: int = 1) -> int:
+    """Multiply-add FLOPs (2 per multiply-add) of an LSTM's gate matrices over ``steps`` time steps.
+
+    Each step and direction computes the four gates W_ih x + W_hh h: a (4H x I) and a (4H x H) matrix-vector
+    product, 2 * 4H * (I + H) FLOPs; the element-wise gate arithmetic (about 10H) is left out. One step of a
+    bidirectional LSTM with I = 45, H = 128: 2 * 2 * 512 * 173 = 354,304.
+    """
+    return 2 * directions * steps * 4 * hidden * (input_size + hidden)
+
+
+def linear_flops(rows: int, in_features: int, out_features: int) -> int:
+    """FLOPs of a linear layer applied to ``rows`` vectors: 2 * rows * in * out (bias adds left out)."""
+    return 2 * rows * in_features * out_features
+
+
+def non_lstm_flops(per_module: dict[str, int]) -> int:
+    """FlopCounterMode's total ("Global") minus what it attributed to LSTM modules (names ending ``.lstm`` or
+    ``lstm``): the FLOPs of every other layer. {"Global": 100, "M.blstm_a.lstm": 60, "M.blstm_a": 60,
+    "M.head": 40} gives 40."""
+    lstm = sum(v for k, v in per_module.items() if k.split(".")[-1] == "lstm" and "." in k)
+    return per_module.get("Global", 0) - lstm
+
+
+def gflops_per_second(flops: float, seconds: float) -> float:
+    return flops / seconds / 1e9
+
+
+def peak_gflops(cores: int, ghz: float, flops_per_cycle: int) -> float:
+    """Theoretical FP32 peak: cores x GHz x FLOPs per cycle per core.
+
+    Zen 4/5 with AVX-512: two 512-bit FMA pipes x 16 float lanes x 2 FLOPs = 64 FLOPs per cycle; 2 cores at
+    2.6 GHz: 2 * 2.6 * 64 = 332.8 GFLOP/s.
+    """
+    return cores * ghz * flops_per_cycle
+
+
+# --- memory of a process tree ------------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            found += [int(c) for c in text]
+    except OSError:
+        pass
+    return found
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (from /proc/<pid>/task/*/children)."""
+    seen, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in seen:
+            continue
+        seen.append(pid)
+        frontier += _children(pid)
+    return seen
+
+
+def resident_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in KiB from /proc/<pid>/smaps_rollup; (0, 0) once it is gone.
+
+    PSS (proportional set size) divides each shared page among the processes sharing it, so PSS summed
+    over a tree counts every page once; RSS summed over forked workers counts shared libraries repeatedly.
+    """
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+class TreeMemory:
+    """Samples the summed RSS and PSS of a process tree in a thread; ``peak_*_gib`` after ``stop``.
+
+    ``with TreeMemory(os.getpid()) as mem: ...`` follows this process and everything it starts (pool
+    workers, Ray's daemons and workers: they are its descendants when it starts the local cluster).
+    """
+
+    def __init__(self, root: int | None = None, every: float = 0.5):
+        self.root = root or os.getpid()
+        self.every = every
+        self.peak_rss_kib = self.peak_pss_kib = 0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> tuple[int, int, int]:
+        pids = process_tree(self.root)
+        sizes = [resident_kib(p) for p in pids]
+        return sum(s[0] for s in sizes), sum(s[1] for s in sizes), len(pids)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss, pss, n = self.sample()
+            self.peak_rss_kib = max(self.peak_rss_kib, rss)
+            self.peak_pss_kib = max(self.peak_pss_kib, pss)
+            self.peak_processes = max(self.peak_processes, n)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> "TreeMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_rss_gib(self) -> float:
+        return round(self.peak_rss_kib / 2**20, 2)
+
+    @property
+    def peak_pss_gib(self) -> float:
+        return round(self.peak_pss_kib / 2**20, 2)
+
+    def figures(self) -> dict[str, float]:
+        return {"peak_pss_gib": self.peak_pss_gib, "peak_rss_sum_gib": self.peak_rss_gib,
+                "peak_processes": self.peak_processes}
+
+
+# --- corpora -----------------------------------------------------------------------------------------------
+
+
+def demo_corpus(profile: str = SCALE_CORPUS, seed: int = 0, work: Path = DEFAULT_WORK) -> Path:
+    """The demo corpus of ``profile`` under the work folder, generated on first use (iemocap-scale ~4 min)."""
+    root = Path(work) / f"{profile}-seed{seed}"
+    if not (root / "ground_truth.json").is_file():
+        from paaan.demo import generate_demo_corpus
+
+        print(f"generating the {profile} demo corpus in {root} ...", flush=True)
+        generate_demo_corpus(root, seed=seed, profile=profile, progress=True)
+    return root
+
+
+def scale_store(work: Path = DEFAULT_WORK) -> Path:
+    """The iemocap-scale feature store: the one ``bench_featurize.py`` wrote (its tracking store under
+    ``<work>/featurize``), else a featurize run made now in ``<work>/store`` (about 10 minutes on 2 cores)."""
+    from experiments import tracking
+    from experiments.corpora import resolve_corpora
+    from experiments.featurize import run_featurize, store_of
+
+    from paaan.config import FeatureConfig
+
+    corpus = demo_corpus(work=work)
+    folder = Path(work) / "featurize"
+    if not (folder / "mlflow.db").is_file():
+        folder = Path(work) / "store"
+        folder.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PAAAN_CACHE", str(folder / "cache"))
+    tracking.setup_tracking(f"sqlite:///{folder / 'mlflow.db'}")
+    # The newest finished featurize run of this store, even if the featurization code changed since (its
+    # cache key then differs): training and serving speed do not depend on that, and recomputing costs minutes.
+    from mlflow.tracking import MlflowClient
+
+    runs = MlflowClient().search_runs(
+        [tracking.experiment_id()], filter_string=f"tags.`{tracking.TAG_STEP}` = 'featurize' and "
+        "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"], max_results=1)
+    if runs and tracking.TAG_REUSED not in runs[0].data.tags:
+        return store_of(runs[0].info.run_id).path
+    corpora = resolve_corpora(str(corpus / "IEMOCAP_full_release"), str(corpus / "SSPNet"), progress=False)
+    run_id = run_featurize(corpora, FeatureConfig(), workers=0, progress=False)
+    return store_of(run_id).path
