@@ -246,8 +246,12 @@ def tune_k(context: TrialContext, settings: AblationSettings, folds: list[int], 
         searcher = PerProblemOptuna(problems, {"k": optuna.distributions.IntDistribution(low, high)},
                                     metric=OBJECTIVE, mode="max", trials_per_problem=settings.k_trials, seed=0)
         trainable = tune.with_resources(tune.with_parameters(k_trial, context=context), _resources(settings))
+        # max_concurrent_trials: with a custom searcher Tune keeps one trial pending at a time unless told
+        # how many may run at once, and then starts trials one by one (1.9 s of idle core per trial on the
+        # demo, BENCHMARKS.md). One trial per problem at a time is the searcher's own limit.
         tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(
             search_alg=searcher, num_samples=len(problems) * settings.k_trials, reuse_actors=True,
+            max_concurrent_trials=len(problems) * searcher.concurrent_per_problem,
             trial_name_creator=lambda t: f"k_{t.trial_id}", trial_dirname_creator=lambda t: f"k_{t.trial_id}"),
             run_config=_run_config(f"tune-k-{context.parent_run_id}", settings))
         grid = tuner.fit()
