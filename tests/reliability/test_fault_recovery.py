@@ -174,6 +174,18 @@ def _wait_exit(process: subprocess.Popen, timeout: float, log: Path) -> int:
         raise AssertionError(f"still running after {timeout:.0f} s:\n{_log(log)[-3000:]}") from None
 
 
+def _rerun(args: list, env: dict, log: Path) -> str:
+    """Run the same command again to its end; its output (it must exit 0)."""
+    rerun = start(args, REPO, env, log)
+    try:
+        rc = _wait_exit(rerun, 600, log)
+    finally:
+        stop(rerun)
+    output = _log(log)
+    assert rc == 0, output[-4000:]
+    return output
+
+
 @pytest.mark.slow
 def test_a_trial_worker_killed_mid_training_is_retried_and_completes(tiny_corpus, tmp_path):
     """SIGKILL of the Ray worker training a trial: Tune retries the trial (FailureConfig(max_failures=2)),
@@ -254,14 +266,7 @@ def _interrupt_and_resume(corpus: Path, tmp_path: Path, sig: int, phase: str, en
     done_before = {r.data.tags[TAG_TRIAL_KEY] for r in _trial_runs(uri) if r.info.status == "FINISHED"}
     runs_before = {r.info.run_id for r in all_runs(uri)}
 
-    second_log = tmp_path / "second.log"
-    rerun = start(args, REPO, env, second_log)
-    try:
-        rc = _wait_exit(rerun, 600, second_log)
-    finally:
-        stop(rerun)
-    output = _log(second_log)
-    assert rc == 0, output[-4000:]
+    output = _rerun(args, env, tmp_path / "second.log")
     adopted = re.search(r"resuming: (\d+) finished runs of an interrupted ablation adopted", output)
     assert adopted, output[-3000:]
     new_trials = [r for r in _trial_runs(uri) if r.info.run_id not in runs_before]
@@ -320,14 +325,7 @@ def test_a_driver_killed_with_its_ray_cluster_leaves_nothing_running_after_a_rer
     done_before = {r.data.tags[TAG_TRIAL_KEY] for r in _trial_runs(uri, ("trial",)) if r.info.status == "FINISHED"}
     runs_before = {r.info.run_id for r in all_runs(uri)}
 
-    second_log = tmp_path / "second.log"
-    rerun = start(args, REPO, env, second_log)
-    try:
-        rc = _wait_exit(rerun, 600, second_log)
-    finally:
-        stop(rerun)
-    output = _log(second_log)
-    assert rc == 0, output[-4000:]
+    output = _rerun(args, env, tmp_path / "second.log")
     assert "ablation: closed 1 run(s) left RUNNING by a process that no longer exists" in output
     statuses = {r.info.run_id: r.info.status for r in all_runs(uri)}
     assert {statuses[r.info.run_id] for r in left_open} == {"KILLED"}
