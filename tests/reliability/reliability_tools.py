@@ -196,6 +196,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_http(url: str, timeout: float, what: str) -> None:
+    """Wait until a GET of ``url`` answers 200 (a server that is starting refuses or fails the request)."""
+    import requests
+
+    def answers():
+        try:
+            return requests.get(url, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+    wait_until(answers, timeout, what, interval=0.5)
+
+
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
     """Poll ``predicate`` until it returns something truthy; fail the test with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -22,7 +22,7 @@ import requests
 from mlflow.tracking import MlflowClient
 
 from reliability_tools import (REPO, all_runs, child_env, count_running, descendants, free_port, is_loopback,
-                               listening_sockets, sqlite_integrity, start, stop, wait_until)
+                               listening_sockets, sqlite_integrity, start, stop, wait_for_http)
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -46,13 +46,7 @@ def _mlflow_server(tmp_path: Path, env: dict) -> tuple[subprocess.Popen, str]:
                     "--artifacts-destination", str(tmp_path / "server_artifacts")],
                    tmp_path, env | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, tmp_path / "server.log")
     url = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        try:
-            return requests.get(f"{url}/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-    wait_until(healthy, 120, "the mlflow server to answer /health", interval=0.5)
+    wait_for_http(f"{url}/health", 120, "the mlflow server to answer /health")
     return server, url
 
 
@@ -112,12 +106,7 @@ def test_a_served_model_answers_a_burst_without_errors(small_run, tmp_path):
                    tmp_path, env, tmp_path / "serve.log")
     url = f"http://127.0.0.1:{port}"
     try:
-        def ready():
-            try:
-                return requests.get(f"{url}/ping", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
-        wait_until(ready, 300, "the model server to answer /ping", interval=0.5)
+        wait_for_http(f"{url}/ping", 300, "the model server to answer /ping")
         ready_seconds = time.perf_counter() - started
         _loopback_only(server, "mlflow models serve")
 
