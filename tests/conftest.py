@@ -27,6 +27,16 @@ def _isolated_environment(tmp_path_factory):
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def _no_mlflow_variables_between_tests(monkeypatch):
+    """``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID into os.environ: without this, a test that ran the
+    pipeline in-process would hand that id to every later test's subprocesses (and `mlflow run --experiment-name`
+    refuses both)."""
+    present = {k for k in os.environ if k.startswith("MLFLOW_")}
+    for key in present | {"MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"}:
+        monkeypatch.delenv(key, raising=False)  # registered, so what the test sets is removed again after it
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
     """The ``tiny`` demo corpus (10 speakers, ~60 four-class utterances, 20 SSPNet clips), seed 0."""

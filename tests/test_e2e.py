@@ -35,10 +35,9 @@ def _free_port() -> int:
 
 
 def _env(tmp: Path, tracking_uri: str) -> dict:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update({"MLFLOW_TRACKING_URI": tracking_uri, "PAAAN_RAY_RESULTS": str(tmp / "ray_results"),
                 "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"})
-    env.pop("MLFLOW_RUN_ID", None)
     return env
 
 

@@ -36,9 +36,9 @@ def test_mlflow_run_of_the_ablation_entry_point(tiny_corpus, tmp_path):
     """The README's main command, reduced to one variant without k tuning: `mlflow run` nests the steps under
     its own run and finishes the grid (5 folds + the final model)."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, PAAAN_RAY_RESULTS=str(tmp_path / "ray_results"),
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(MLFLOW_TRACKING_URI=uri, PAAAN_RAY_RESULTS=str(tmp_path / "ray_results"),
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    env.pop("MLFLOW_RUN_ID", None)
     done = subprocess.run(
         ["mlflow", "run", str(ROOT), "-e", "ablation", "--env-manager", "local", "--experiment-name", "paaan",
          "-P", f"iemocap_root={tiny_corpus / 'IEMOCAP_full_release'}", "-P", f"sspnet_root={tiny_corpus / 'SSPNet'}",
