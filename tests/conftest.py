@@ -28,13 +28,14 @@ def _isolated_environment(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _no_mlflow_variables_between_tests(monkeypatch):
+def _no_mlflow_variables_between_tests():
     """``mlflow.set_experiment`` exports MLFLOW_EXPERIMENT_ID into os.environ: without this, a test that ran the
     pipeline in-process would hand that id to every later test's subprocesses (and `mlflow run --experiment-name`
-    refuses both)."""
-    present = {k for k in os.environ if k.startswith("MLFLOW_")}
-    for key in present | {"MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"}:
-        monkeypatch.delenv(key, raising=False)  # registered, so what the test sets is removed again after it
+    refuses both). Whatever MLFLOW_* variable a test leaves behind is removed after it."""
+    before = {k for k in os.environ if k.startswith("MLFLOW_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("MLFLOW_") and k not in before]:
+        del os.environ[key]
 
 
 @pytest.fixture(scope="session")
