@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
@@ -114,30 +115,54 @@ def experiment_id() -> str:
 # --- what identifies inputs ----------------------------------------------------------------------------
 
 
-# The sources each step's results depend on. A step's cache key hashes only these, so editing, say, the
-# attention analysis does not invalidate the features. Steps not listed depend on everything except the
-# demo generator (whose effect reaches them through the data fingerprint) and the analysis.
+# The sources each step's results depend on: these roots and every paaan module they import, found by reading
+# their imports (so a helper moved to another module cannot fall out of the key). A step's cache key hashes only
+# these, so editing, say, the attention analysis does not invalidate the features. Steps not listed depend on
+# everything except the demo generator (whose effect reaches them through the data fingerprint) and the analysis.
 STEP_SOURCES: dict[str, tuple[str, ...]] = {
-    "featurize": ("paaan/data", "paaan/features", "paaan/config.py", "paaan/errors.py", "experiments/featurize.py"),
-    "shla": ("paaan/shla.py", "paaan/config.py", "experiments/shla.py"),
+    "featurize": ("paaan/data", "paaan/features", "experiments/featurize.py"),
+    "shla": ("paaan/shla.py", "experiments/shla.py"),
     "retrieve": ("paaan/retrieval.py", "paaan/shla.py", "paaan/personality.py", "experiments/retrieve.py"),
-    "analyze": ("paaan/analysis.py", "paaan/features/acoustic.py", "paaan/features/text.py", "experiments/analyze.py"),
+    "analyze": ("paaan/analysis.py", "experiments/analyze.py"),
 }
 _NOT_IN_DEFAULT = ("paaan/demo", "paaan/analysis.py", "experiments/analyze.py")
 
 
+def _paaan_imports(path: Path) -> set[Path]:
+    """The files of the paaan modules ``path`` imports (at module level or inside functions)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from paaan import analysis`
+    found = set()
+    for name in names:
+        if name == "paaan" or name.startswith("paaan."):
+            base = PROJECT_ROOT.joinpath(*name.split("."))
+            found.update(f for f in (base.with_suffix(".py"), base / "__init__.py") if f.is_file())
+    return found
+
+
 def _sources(step: str | None) -> list[Path]:
     if step in STEP_SOURCES:
-        roots = [PROJECT_ROOT / p for p in STEP_SOURCES[step]]
-    else:
-        roots = [PROJECT_ROOT / d for d in _SOURCE_DIRS]
+        files: set[Path] = set()
+        for root in (PROJECT_ROOT / p for p in STEP_SOURCES[step]):
+            files.update(root.rglob("*.py") if root.is_dir() else [root])
+        todo = list(files)
+        while todo:
+            for imported in _paaan_imports(todo.pop()) - files:
+                files.add(imported)
+                todo.append(imported)
+        return sorted(f for f in files if "__pycache__" not in f.parts)
     files = []
-    for root in roots:
-        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
+    for root in (PROJECT_ROOT / d for d in _SOURCE_DIRS):
+        for path in sorted(root.rglob("*")):
             relative = str(path.relative_to(PROJECT_ROOT))
-            if step not in STEP_SOURCES and relative.startswith(_NOT_IN_DEFAULT):
+            if relative.startswith(_NOT_IN_DEFAULT) or "__pycache__" in path.parts:
                 continue
-            if path.suffix in (".py", ".yaml", ".csv") and "__pycache__" not in path.parts:
+            if path.suffix in (".py", ".yaml", ".csv"):
                 files.append(path)
     return files
 

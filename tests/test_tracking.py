@@ -84,3 +84,22 @@ def test_redact_hides_the_home_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert redact(tmp_path / "corpora" / "IEMOCAP") == "~/corpora/IEMOCAP"
     assert redact("/data/IEMOCAP") == "/data/IEMOCAP"
+
+
+def test_a_step_key_covers_the_paaan_modules_its_roots_import():
+    """shla's roots are paaan/shla.py and experiments/shla.py; paaan/shla.py imports config, errors and numerics
+    (where standardisation_stats lives), and experiments/shla.py's own experiments imports are not followed."""
+    names = {str(p.relative_to(tracking_mod.PROJECT_ROOT)) for p in tracking_mod._sources("shla")}
+    assert names == {"experiments/shla.py", "paaan/shla.py", "paaan/config.py", "paaan/errors.py", "paaan/numerics.py"}
+
+
+def test_module_imports_are_followed_in_every_form(tmp_path, monkeypatch):
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / "paaan" / "sub").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "paaan" / "sub" / f"{name}.py").write_text("")
+    (tmp_path / "paaan" / "sub" / "__init__.py").write_text("")
+    (tmp_path / "root.py").write_text("import os\nimport paaan.sub.a\nfrom paaan.sub import b, not_a_module\n"
+                                      "def f():\n    from paaan.sub.c import thing\n")
+    monkeypatch.setattr(tracking_mod, "PROJECT_ROOT", tmp_path)
+    found = {str(p.relative_to(tmp_path)) for p in tracking_mod._paaan_imports(tmp_path / "root.py")}
+    assert found == {"paaan/sub/a.py", "paaan/sub/b.py", "paaan/sub/c.py", "paaan/sub/__init__.py"}
