@@ -8,6 +8,7 @@ naming the file and the problem, with exit status 2, never as a bare traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -165,8 +166,8 @@ def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, **opts) -> None:
 @corpus_options
 @click.option("--variants", default="all", show_default=True, help="Comma-separated rows of the variants table.")
 @click.option("--seeds", default=0, type=INT, help="Seeds per (variant, fold) (0: the profile's, 1 by default).")
-@click.option("--ray-address", default="", envvar="RAY_ADDRESS", show_envvar=True,
-              help="An existing Ray cluster (e.g. 10.0.0.5:6379); empty: a new local one.")
+@click.option("--ray-address", default="",
+              help="An existing Ray cluster (e.g. 10.0.0.5:6379); empty: $RAY_ADDRESS, else a new local one.")
 @click.option("--num-cpus", default=0, type=INT, help="CPUs of the local Ray cluster (0: every core).")
 @click.option("--cpus-per-trial", default=1.0, show_default=True)
 @click.option("--gpus-per-trial", default=0.0, show_default=True, help="Fractions share a GPU (e.g. 0.25).")
@@ -187,7 +188,7 @@ def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_pe
     settings = AblationSettings(
         variants=choose_variants(variants, corpora), seeds=seeds or int(ablation.get("seeds", 1)),
         k_tuning=k_tuning or ablation.get("k_tuning", "per_variant"), k_trials=k_trials or profile.tune.k_trials,
-        ray_address=ray_address or None, num_cpus=num_cpus or None, cpus_per_trial=cpus_per_trial,
+        ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None, cpus_per_trial=cpus_per_trial,
         gpus_per_trial=gpus_per_trial, max_failures=max_failures, workers=workers, register=register, force=force)
     run_ablation(corpora, profile, settings)
 

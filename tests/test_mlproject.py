@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -55,3 +56,26 @@ def test_mlflow_run_of_the_ablation_entry_point(tiny_corpus, tmp_path):
     assert not [r for r in runs if r.info.status == "RUNNING"]
     parent = next(r for r in runs if r.data.tags.get("paaan.step") == "ablation")
     assert parent.data.tags.get("mlflow.project.entryPoint") == "ablation"  # the run mlflow run opened
+
+
+@pytest.mark.parametrize(("given", "environment", "expected"), [
+    ("", "10.0.0.5:6379", "10.0.0.5:6379"),   # what `mlflow run` passes when -P ray_address is not given
+    ("head:6379", "10.0.0.5:6379", "head:6379"),
+    ("", None, None),                          # a new local cluster
+])
+def test_the_ray_address_falls_back_to_RAY_ADDRESS(given, environment, expected, monkeypatch):
+    import experiments.ablation as ablation
+    import experiments.cli as cli_module
+    from click.testing import CliRunner
+
+    seen = {}
+    monkeypatch.setattr(cli_module, "_setup", lambda opts: (SimpleNamespace(tune=SimpleNamespace(k_trials=8)), {},
+                                                            SimpleNamespace(ground_truth=None)))
+    monkeypatch.setattr(ablation, "run_ablation", lambda corpora, profile, settings: seen.update(settings=settings))
+    if environment is None:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", environment)
+    result = CliRunner().invoke(cli, ["ablation", "--variants", "Audio", "--ray-address", given])
+    assert result.exit_code == 0, result.output
+    assert seen["settings"].ray_address == expected
