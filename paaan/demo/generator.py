@@ -190,16 +190,21 @@ class _Rendered:
         return len(self.pcm) / IEMOCAP_RATE
 
 
-def _utterance_controls(label: str, speaker: plan.Speaker, rng: np.random.Generator, noise: float) -> np.ndarray:
+def _speaker_voice(speaker: plan.Speaker) -> np.ndarray:
+    """(K,) the speaker's baseline controls: what their traits do to a voice + what makes it this person's."""
+    return expression.voice_offsets(speaker.traits) + np.asarray(speaker.identity)
+
+
+def _utterance_controls(label: str, traits: dict[str, float], voice: np.ndarray, rng: np.random.Generator,
+                        noise: float) -> np.ndarray:
     """(K,) controls: the speaker's voice + this emotion as the speaker expresses it + noise."""
     if label == "xxx":  # no agreement among annotators: a blend of two expressions
         a, b = rng.choice(["ang", "hap", "neu", "sad", "fru"], size=2, replace=False)
         w = rng.uniform(0.3, 0.7)
-        cues = w * expression.emotion_cues(a, speaker.traits) + (1 - w) * expression.emotion_cues(b, speaker.traits)
+        cues = w * expression.emotion_cues(a, traits) + (1 - w) * expression.emotion_cues(b, traits)
     else:
-        cues = expression.emotion_cues(label, speaker.traits)
-    base = expression.voice_offsets(speaker.traits) + np.asarray(speaker.identity)
-    return base + cues + rng.normal(0.0, noise, len(CONTROLS))
+        cues = expression.emotion_cues(label, traits)
+    return voice + cues + rng.normal(0.0, noise, len(CONTROLS))
 
 
 def _speak_part(text: str, controls: np.ndarray, voice: str, rng: np.random.Generator):
@@ -218,29 +223,26 @@ def _render_utterance(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: i
     sentence, cue = sentences.utterance_text(
         utt.label, speaker.traits, rng, params.plain_share, params.misleading_share, params.polite_share
     )
-    controls = _utterance_controls(utt.label, speaker, rng, params.utterance_noise)
+    voice = _speaker_voice(speaker)
+    controls = _utterance_controls(utt.label, speaker.traits, voice, rng, params.utterance_noise)
     # The local effect (expression.aside_probabilities): an aside before and/or after the sentence, spoken
     # in its own marked voice on top of the speaker's voice.
     aside_rng = plan.rng_for(seed, "aside", utt.index)
     p_burst, p_hedge = expression.aside_probabilities(utt.label, speaker.traits, params.aside_habit_share,
                                                       params.aside_genuine_share)
-    burst = sentences._pick(sentences.BURST_PHRASES, aside_rng) if aside_rng.random() < p_burst else None
-    hedge = sentences._pick(sentences.HEDGE_PHRASES, aside_rng) if aside_rng.random() < p_hedge else None
-    text = sentences.with_asides(sentence, burst, hedge)
-    base = expression.voice_offsets(speaker.traits) + np.asarray(speaker.identity)
+    burst = sentences.pick(sentences.BURST_PHRASES, aside_rng) if aside_rng.random() < p_burst else None
+    hedge = sentences.pick(sentences.HEDGE_PHRASES, aside_rng) if aside_rng.random() < p_hedge else None
+    said = sentences.aside_parts(sentence, burst, hedge)  # [burst,] body [, hedge]
+    text = " ".join(said)  # == sentences.with_asides(sentence, burst, hedge)
+    aside_cues = [expression.BURST_CUES] * bool(burst) + [None] + [expression.HEDGE_CUES] * bool(hedge)
     sr = synth.ESPEAK_RATE
     parts = []  # (samples, words) in speaking order, with a short pause between parts
-    if burst:
-        parts.append(_speak_part(burst + ",", base + expression.BURST_CUES + aside_rng.normal(0, 0.3, len(CONTROLS)),
-                                 speaker.voice, aside_rng))
-    body = sentence if not hedge else sentence.rstrip(".?!") + ","
-    if burst and not body.startswith("I "):
-        body = body[0].lower() + body[1:]
-    parts.append(_speak_part(body, controls, speaker.voice, rng))
-    if hedge:
-        parts.append(_speak_part(hedge + sentence[-1] if sentence[-1] in ".?!" else hedge + ".",
-                                 base + expression.HEDGE_CUES + aside_rng.normal(0, 0.3, len(CONTROLS)),
-                                 speaker.voice, aside_rng))
+    for part, cues in zip(said, aside_cues):
+        if cues is None:  # the sentence itself
+            parts.append(_speak_part(part, controls, speaker.voice, rng))
+        else:
+            parts.append(_speak_part(part, voice + cues + aside_rng.normal(0, 0.3, len(CONTROLS)),
+                                     speaker.voice, aside_rng))
     lead, tail = rng.uniform(0.15, 0.4), rng.uniform(0.15, 0.4)
     samples, words, offset = [], [], 0
     for i, (voiced, part_words) in enumerate(parts):
@@ -453,8 +455,7 @@ def _render_clip(speaker: plan.Speaker, seed: int, index: int, seconds: tuple[fl
     rng = plan.rng_for(seed, "clip", index)
     target = rng.uniform(*seconds)
     text = sentences.news_text(rng, sentences=int(np.ceil(target / 2.0)) + 1)
-    controls = (expression.voice_offsets(speaker.traits) + np.asarray(speaker.identity) + SSPNET_STYLE
-                + rng.normal(0.0, params.clip_noise, len(CONTROLS)))
+    controls = _speaker_voice(speaker) + SSPNET_STYLE + rng.normal(0.0, params.clip_noise, len(CONTROLS))
     settings = synth.prosody_settings(controls)
     speech = synth.speak(text, speaker.voice, settings.rate, settings.pitch, settings.pitch_range,
                          noise_seed=int(rng.integers(1, 2**31)))

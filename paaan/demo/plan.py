@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from paaan.data.iemocap import LABEL_MAP, SESSIONS
 from paaan.data.schema import TRAITS
 from paaan.demo.expression import CONTROLS
 
@@ -20,8 +21,9 @@ IEMOCAP_LABEL_COUNTS: dict[str, int] = {
     "ang": 1103, "hap": 595, "exc": 1041, "neu": 1708, "sad": 1084,
     "fru": 1849, "sur": 107, "fea": 40, "dis": 2, "oth": 3, "xxx": 2507,
 }
-FOUR_CLASS_CODES: tuple[str, ...] = ("ang", "hap", "exc", "neu", "sad")
-SESSIONS: tuple[int, ...] = (1, 2, 3, 4, 5)
+# The codes the 4-class task keeps, in the reader's order (ang, hap, exc, neu, sad): the order breaks
+# largest-remainder ties, so it fixes the planned counts.
+FOUR_CLASS_CODES: tuple[str, ...] = tuple(LABEL_MAP)
 GENDERS: tuple[str, ...] = ("F", "M")
 
 # IEMOCAP and SSPNet voices come from disjoint pools of espeak variants (different people in each corpus).

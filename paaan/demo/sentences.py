@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from paaan.data.iemocap import LABEL_MAP
+from paaan.data.schema import EMOTIONS
 from paaan.demo.expression import anger_masking_probability, happy_plain_words_probability
 
 SLOTS: dict[str, tuple[str, ...]] = {
@@ -170,16 +172,17 @@ def fill(template: str, rng: np.random.Generator) -> str:
     return out
 
 
-def _pick(options: tuple[str, ...], rng: np.random.Generator) -> str:
+def pick(options: tuple[str, ...], rng: np.random.Generator) -> str:
+    """One of ``options``, drawn uniformly (one integer from ``rng``)."""
     return options[int(rng.integers(len(options)))]
 
 
 def polite_neutral(rng: np.random.Generator) -> str:
     """A neutral request with a polite opener or closer ("Excuse me, where did you put the keys?")."""
-    line = fill(_pick(NEUTRAL, rng), rng)
+    line = fill(pick(NEUTRAL, rng), rng)
     if rng.random() < 0.5:
-        return f"{_pick(POLITE_OPENERS, rng)} {line[0].lower()}{line[1:]}"
-    closer = _pick(POLITE_CLOSERS, rng)
+        return f"{pick(POLITE_OPENERS, rng)} {line[0].lower()}{line[1:]}"
+    closer = pick(POLITE_CLOSERS, rng)
     return f"{line[:-1]}, {closer[:-1]}{line[-1]}"  # keep the line's own "?" or "."
 
 
@@ -198,25 +201,25 @@ def utterance_text(
     ``misleading_share`` of all 4-class utterances borrow another emotion's words, ``polite_share`` of
     neutral lines open or close politely. ``xxx`` and ``oth`` borrow any label's words.
     """
-    label = "hap" if label == "exc" else label
+    label = LABEL_MAP.get(label, label)  # exc -> hap
     if label in ("xxx", "oth"):
-        label = _pick(("ang", "hap", "neu", "sad", "fru"), rng)
-    four_class = label in ("ang", "hap", "neu", "sad")
+        label = pick(("ang", "hap", "neu", "sad", "fru"), rng)
+    four_class = label in EMOTIONS
     if four_class and rng.random() < misleading_share:
-        other = _pick(tuple(x for x in ("ang", "hap", "neu", "sad") if x != label), rng)
-        return fill(_pick(CUE[other], rng), rng), "misleading"
+        other = pick(tuple(x for x in EMOTIONS if x != label), rng)
+        return fill(pick(CUE[other], rng), rng), "misleading"
     if label == "neu":
         if rng.random() < polite_share:
             return polite_neutral(rng), "neutral"
-        return fill(_pick(NEUTRAL, rng), rng), "neutral"
+        return fill(pick(NEUTRAL, rng), rng), "neutral"
     plain = happy_plain_words_probability(traits, plain_share) if label == "hap" else plain_share
     if rng.random() < plain:
-        return fill(_pick(NEUTRAL, rng), rng), "plain"
+        return fill(pick(NEUTRAL, rng), rng), "plain"
     if label == "ang" and rng.random() < anger_masking_probability(traits):
         # mostly the very lines a neutral request uses, sometimes with a complaint showing through
-        line = polite_neutral(rng) if rng.random() < 0.6 else fill(_pick(MASKED_ANGER, rng), rng)
+        line = polite_neutral(rng) if rng.random() < 0.6 else fill(pick(MASKED_ANGER, rng), rng)
         return line, "masked"
-    return fill(_pick(CUE[label], rng), rng), "cue"
+    return fill(pick(CUE[label], rng), rng), "cue"
 
 
 # The asides of expression.aside_probabilities: said before (burst) or after (hedge) the sentence.
@@ -224,15 +227,30 @@ BURST_PHRASES: tuple[str, ...] = ("Oh man", "Wow", "Come on", "Oh boy", "Serious
 HEDGE_PHRASES: tuple[str, ...] = ("I guess", "you know", "sort of", "I suppose", "kind of", "more or less")
 
 
+def aside_parts(sentence: str, burst: str | None, hedge: str | None) -> list[str]:
+    """What is said, part by part: ``[burst + ",", body, hedge + end]`` (the asides only when given).
+
+    Before a hedge the body drops its final punctuation for a comma and the hedge carries the end mark
+    ("I am tired." -> "I am tired,", "I guess."); after a burst the body is lower-cased unless it starts
+    with "I " ("Oh man,", "what now?").
+    """
+    body, parts = sentence, []
+    if hedge:
+        end = sentence[-1] if sentence[-1] in ".?!" else "."
+        body = f"{sentence.rstrip('.?!')},"
+    if burst:
+        parts.append(f"{burst},")
+        if not body.startswith("I "):
+            body = body[0].lower() + body[1:]
+    parts.append(body)
+    if hedge:
+        parts.append(f"{hedge}{end}")
+    return parts
+
+
 def with_asides(sentence: str, burst: str | None, hedge: str | None) -> str:
     """The transcript of a sentence with its asides: "Oh man, <sentence>" and "<sentence>, I guess." """
-    text = sentence
-    if hedge:
-        end = text[-1] if text[-1] in ".?!" else "."
-        text = f"{text.rstrip('.?!')}, {hedge}{end}"
-    if burst:
-        text = f"{burst}, {text[0].lower() if not text.startswith('I ') else text[0]}{text[1:]}"
-    return text
+    return " ".join(aside_parts(sentence, burst, hedge))
 
 
 def news_text(rng: np.random.Generator, sentences: int) -> str:
