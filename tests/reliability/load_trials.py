@@ -57,19 +57,20 @@ def main(uri: str, n: int, epochs: int, out: str) -> None:
     started = time.perf_counter()
     experiment_id = tracking.setup_tracking(uri)
     with tracking.step_run("load", "load_test") as parent:
-        start_ray(AblationSettings(variants=[], num_cpus=n))  # the project's own local cluster: n trials at once
-        context = {"uri": uri, "experiment_id": experiment_id, "parent": parent.info.run_id, "epochs": epochs}
-        tuner = tune.Tuner(
-            tune.with_resources(tune.with_parameters(trial, context=context), {"cpu": 1}),
-            param_space={"index": tune.grid_search(list(range(n)))},
-            tune_config=tune.TuneConfig(max_concurrent_trials=n, reuse_actors=False),
-            run_config=tune.RunConfig(name="load", storage_path=os.path.abspath("ray_results"), verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=0)))
-        grid = tuner.fit()
-        frame = grid.get_dataframe()
         import ray
 
-        ray.shutdown()
+        start_ray(AblationSettings(variants=[], num_cpus=n))  # the project's own local cluster: n trials at once
+        try:
+            context = {"uri": uri, "experiment_id": experiment_id, "parent": parent.info.run_id, "epochs": epochs}
+            tuner = tune.Tuner(
+                tune.with_resources(tune.with_parameters(trial, context=context), {"cpu": 1}),
+                param_space={"index": tune.grid_search(list(range(n)))},
+                tune_config=tune.TuneConfig(max_concurrent_trials=n, reuse_actors=False),
+                run_config=tune.RunConfig(name="load", storage_path=os.path.abspath("ray_results"), verbose=0,
+                                          failure_config=tune.FailureConfig(max_failures=0)))
+            frame = tuner.fit().get_dataframe()
+        finally:
+            ray.shutdown()
     result = {
         "parent": parent.info.run_id, "seconds": round(time.perf_counter() - started, 1),
         "run_ids": [r for r in frame.get("run_id", []) if r],

@@ -358,7 +358,6 @@ def test_the_matrix_covers_the_issue_list():
 def test_a_bad_corpus_is_one_line_naming_the_file_and_exit_status_2(tmp_path):
     """The CLI prints a corpus error as one line naming the file and line, without a traceback, and exits 2."""
     import subprocess
-    import sys
 
     from reliability_tools import REPO, child_env, paaan_command
 
