@@ -34,7 +34,7 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from experiments import tracking
-from experiments.corpora import Corpora, redact
+from experiments.corpora import Corpora
 from experiments.featurize import featurize_key, store_of
 from experiments.train import Upstream, prepare_upstream
 from experiments.trials import TAG_TRIAL_KEY, TrialContext, fold_trial, k_trial, trial_key
@@ -373,8 +373,8 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: AblationSettings)
                 "variants": ",".join(v.name for v in settings.variants), "seeds": settings.seeds,
                 "k_tuning": settings.k_tuning, "k_trials": settings.k_trials,
                 "ray_address": settings.ray_address or "local", "cpus_per_trial": settings.cpus_per_trial,
-                "gpus_per_trial": settings.gpus_per_trial, "iemocap_root": redact(corpora.iemocap),
-                "sspnet_root": redact(corpora.sspnet), **profile.flat()})
+                "gpus_per_trial": settings.gpus_per_trial, "iemocap_root": corpora.iemocap,
+                "sspnet_root": corpora.sspnet, **profile.flat()})
             spaces = {v.personality for v in settings.variants} & {"PP", "NA"}
             upstream = prepare_upstream(corpora, profile, spaces, workers=settings.workers, parent_run_id=parent_id)
             tracking.log_params(upstream.as_params())

@@ -26,15 +26,15 @@ def resolve_corpora(iemocap_root: str | None = None, sspnet_root: str | None = N
     """The corpus roots to use. With neither root given, the demo corpus (generated if missing)."""
     if bool(iemocap_root) != bool(sspnet_root):
         raise ValueError("give both --iemocap-root and --sspnet-root, or neither (then the demo corpus is used)")
-    if iemocap_root:
-        from paaan.demo import is_demo_corpus
+    from paaan.demo import is_demo_corpus
 
+    if iemocap_root:
         iemocap, sspnet = Path(iemocap_root).resolve(), Path(sspnet_root).resolve()
         truth = iemocap.parent / "ground_truth.json"
         demo = is_demo_corpus(iemocap.parent)  # a demo corpus given by path is still synthetic
         return Corpora(iemocap, sspnet, truth if demo else None, demo=demo)
     root = demo_dir(demo_seed, demo_profile)
-    if not (root / "ground_truth.json").is_file():
+    if not is_demo_corpus(root):
         from paaan.demo import generate_demo_corpus
 
         print(f"generating the demo corpus ({demo_profile}, seed {demo_seed}) in {root} ...", flush=True)

@@ -57,8 +57,8 @@ def cosine_topk(queries: np.ndarray, bank: np.ndarray, k: int,
     (block, m) similarity matrix stays near ``block_bytes`` whatever n is (working memory about 3x that,
     plus float64 copies of the inputs and the (n, k) outputs). Similarities are float64.
     """
-    B = _check_matrix(bank, "bank")
-    Q = _check_matrix(queries, "queries", B.shape[1])
+    B = check_matrix(bank, "bank")
+    Q = check_matrix(queries, "queries", B.shape[1])
     k = validate_k(k, B.shape[0])
     q_norm = np.linalg.norm(Q, axis=1)  # (n,)
     b_norm = np.linalg.norm(B, axis=1)  # (m,)
@@ -155,7 +155,7 @@ def standardise_pooled(corpora: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """
     if not isinstance(corpora, dict) or not corpora:
         raise ValueError("corpora must be a non-empty dict: corpus name -> (n, F) array")
-    data = {name: _check_matrix(X, f"features of {name!r}") for name, X in corpora.items()}
+    data = {name: check_matrix(X, f"features of {name!r}") for name, X in corpora.items()}
     widths = {name: X.shape[1] for name, X in data.items()}
     if len(set(widths.values())) != 1:
         raise ValueError(f"all corpora must have the same functionals; widths per corpus: {widths}")
@@ -218,7 +218,7 @@ class PersonalityRetriever(BaseEstimator):
         """Store the bank; ``clip_ids`` (optional, length m) name the clips in ``neighbors_table``."""
         if self.space not in SPACES:
             raise ValueError(f"space must be one of {SPACES}, got {self.space!r}")
-        features = _check_matrix(bank_features, "bank_features")
+        features = check_matrix(bank_features, "bank_features")
         scores = _check_scores(bank_scores)
         if len(scores) != len(features):
             raise ValueError(f"bank_features has {len(features)} clips but bank_scores has {len(scores)}")
@@ -273,12 +273,8 @@ class PersonalityRetriever(BaseEstimator):
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def _check_matrix(X: np.ndarray, what: str, n_cols: int | None = None) -> np.ndarray:
-    return check_matrix(X, what, n_cols)
-
-
 def _check_scores(scores: np.ndarray) -> np.ndarray:
-    scores = _check_matrix(scores, "bank_scores", len(TRAITS))
+    scores = check_matrix(scores, "bank_scores", len(TRAITS))
     low, high = TRAIT_SCORE_RANGE
     outside = np.argwhere((scores < low) | (scores > high))
     if len(outside):

@@ -32,7 +32,7 @@ from torch import nn
 
 from paaan.config import SHLAConfig
 from paaan.errors import FeatureError
-from paaan.numerics import STD_FLOOR, check_matrix, standardisation_stats  # noqa: F401 (re-exported)
+from paaan.numerics import check_matrix, standardisation_stats
 
 _PAPER = SHLAConfig()
 

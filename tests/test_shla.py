@@ -8,8 +8,8 @@ import torch
 
 from paaan.config import SHLAConfig
 from paaan.errors import FeatureError
-from paaan.shla import (SHLA, STD_FLOOR, SharedHiddenLayerAutoencoder, batch_schedule, reconstruction_step,
-                        standardisation_stats)
+from paaan.numerics import STD_FLOOR, standardisation_stats
+from paaan.shla import SHLA, SharedHiddenLayerAutoencoder, batch_schedule, reconstruction_step
 
 SMALL = dict(hidden_sizes=(32, 16, 4), batch_size=16)
 
