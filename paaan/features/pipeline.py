@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,9 @@ from paaan.features.acoustic import (
 from paaan.features.alignment import align_tokens, alignment_overrun, token_steps
 from paaan.features.audio import load_audio
 from paaan.features.store import StoreWriter
-from paaan.features.text import WordVectors, ensure_pos_tagger, oov_share, pos_tag, tokenize
+
+if TYPE_CHECKING:
+    from paaan.features.text import WordVectors
 
 # Word vectors kept beyond the corpus vocabulary, so a served model can embed new transcripts: GloVe files
 # list words by frequency, so the first lines cover most running text.
@@ -264,6 +267,9 @@ def _relative(path: str, base: Path) -> str:
 def _text_features(table: pd.DataFrame, steps: list[np.ndarray], config: FeatureConfig,
                    extra_vocabulary: int) -> tuple[pd.DataFrame, WordVectors, dict]:
     """Tokens, Penn POS tags, vocabulary ids and alignment (time and 40 ms step) of every word."""
+    # here, not at the top: featurize's pool workers import this module, and nltk loads scikit-learn
+    from paaan.features.text import WordVectors, ensure_pos_tagger, oov_share, pos_tag, tokenize
+
     ensure_pos_tagger()
     tokens = [tokenize(t) for t in table["transcript"]]
     tags = [pos_tag(t) if t else [] for t in tokens]
