@@ -2,7 +2,8 @@
 
     python benchmarks/bench_grid.py [--work /tmp/paaan-bench] [--corpus demo] [--profile demo] [--variants all]
     python benchmarks/bench_grid.py --corpus iemocap-scale --profile benchmarks/profiles/memory.yaml \
-        --tracking-dir /tmp/paaan-bench/featurize --keep          # memory of the ablation at IEMOCAP's scale
+        --tracking-dir /tmp/paaan-bench/featurize --keep --name grid_memory --variants "A+T,PAaAN_PP"
+                                                       # memory of the ablation at IEMOCAP's scale (BENCHMARKS.md 6)
 
 Runs ``paaan ablation`` (the README's main job without MLflow Projects) as a child process on the demo
 corpus of ``--corpus``, by default from a cold start: a new tracking store, no openSMILE/tagger cache, no Ray
@@ -76,16 +77,36 @@ def phase_figures(runs: list, cpus: int) -> dict:
     }
 
 
+def this_ablation(ablation, runs: list) -> list:
+    """The runs of this command's ablation: the descendants of its run (``mlflow.parentRunId`` links: steps,
+    tune_k runs and their k trials, grid trials, summaries) that started with it or later.
+
+    With ``--keep`` the store holds earlier commands' runs too, and a resumed ablation adopts finished trials
+    of an earlier attempt: neither belongs in this command's phases and overheads. One search over the
+    experiment, walked here, rather than one ``experiments.ablation.children`` query per parent.
+    """
+    below: dict[str, list] = {}
+    for run in runs:
+        below.setdefault(run.data.tags.get("mlflow.parentRunId"), []).append(run)
+    found, frontier = [], [ablation.info.run_id]
+    while frontier:
+        for run in below.get(frontier.pop(), []):
+            frontier.append(run.info.run_id)
+            if run.info.start_time >= ablation.info.start_time:
+                found.append(run)
+    return found
+
+
 def analyse(folder: Path, cpus: int) -> dict:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("paaan")
     runs = client.search_runs([experiment.experiment_id], max_results=50000)
-    by_step: dict[str, list] = {}
-    for run in runs:
+    ablation = max((r for r in runs if r.data.tags.get("paaan.step") == "ablation"), key=lambda r: r.info.start_time)
+    by_step: dict[str, list] = {"ablation": [ablation]}
+    for run in this_ablation(ablation, runs):
         by_step.setdefault(run.data.tags.get("paaan.step", "?"), []).append(run)
-    ablation = max(by_step["ablation"], key=lambda r: r.info.start_time)
     t0 = ablation.info.start_time / 1000
 
     def window(step: str) -> list[float] | None:

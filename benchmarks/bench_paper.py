@@ -1,90 +1,80 @@
 """Benchmark 4: the paper's full study (``paper`` profile) on the iemocap-scale corpus, timed and projected.
 
     python benchmarks/bench_paper.py [--work /tmp/paaan-bench] [--epochs 1,3] [--share 0.25] [--full-fold]
-                                     [--grid-efficiency 0.9]
+                                     [--grid-efficiency 0.9] [--device cpu]
 
 1. One fold of PAaAN_PP with the paper profile (50 epochs, batch 32, 128-unit BLSTMs, lr 1e-4), one torch
    thread as in a Ray trial: ``train_fold`` with 1 and 3 epochs gives the fixed cost a and the cost per
    epoch b (validation included); a + 50 b is the fold (``--full-fold`` also runs the 50 epochs).
 2. The cost of every Table I variant relative to PAaAN_PP: one epoch's training pass on a seeded ``--share``
    of fold 1's training rows, per variant.
-3. The projection of the full study on this machine: 10 variants x 5 folds, Optuna k (8 trials per
-   retrieval variant and fold, on the inner splits, ``k_tuning: per_variant``), one model per variant on
-   all sessions; each trial's cost scaled by its training rows and its variant's relative cost; summed and
-   spread over the cores at the Ray efficiency the demo grid measured (``--grid-efficiency``).
+3. The projection of the full study on this machine: the Table I variants x the leave-one-session-out
+   folds, Optuna k (the paper profile's ``tune.k_trials`` per retrieval variant and fold, on the inner
+   splits, ``k_tuning: per_variant``), one model per variant on all sessions; each trial's cost scaled by its
+   training rows and its variant's relative cost; summed and spread over all cores at the Ray efficiency the
+   demo grid measured (``--grid-efficiency``).
 4. What blocks a faster CPU run: torch.profiler over 20 batches (where the time goes, by operator); two
    concurrent trial processes with 1 thread each against 2 threads each (oversubscription); one trial with
    1 against 2 threads.
+
+Parts 1 and 2 run on ``--device`` (default the CPU, so the projection is a CPU one); part 4 always on the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import DEFAULT_WORK, median, print_table, scale_store, write_result  # noqa: E402
+from benchmarks.common import (DEFAULT_WORK, bench_profile, build, print_table, random_embeddings,  # noqa: E402
+                               random_personality, scale_store, write_result)
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-PAPER_VARIANTS = ("Audio", "Text", "A+T", "Prev1", "Prev2", "IA+T", "P-D", "P-T", "PAaAN_NA", "PAaAN_PP")
-RETRIEVAL_VARIANTS = ("P-D", "P-T", "PAaAN_NA", "PAaAN_PP")
+from paaan.variants import VARIANTS  # noqa: E402
+
+PAPER_VARIANTS = tuple(v.name for v in VARIANTS if v.paper is not None)  # the rows of Table I
+RETRIEVAL_VARIANTS = tuple(v.name for v in VARIANTS if v.paper is not None and v.uses_retrieval)  # k is tuned
 
 
-def paper_profile(epochs: int, threads: int = 1):
-    from experiments.profiles import load_profile
-
-    profile, _ = load_profile("paper")
-    return profile.replace(train={"epochs": epochs, "threads": threads})
-
-
-def random_embeddings(speakers, seed: int = 0) -> pd.DataFrame:
-    """A seeded stand-in for the retrieved 25-d embeddings (speed does not depend on the values)."""
-    from paaan.retrieval import EMBEDDING_COLUMNS
-
-    speakers = sorted(set(speakers))
-    values = np.random.default_rng(seed).standard_normal((len(speakers), len(EMBEDDING_COLUMNS)))
-    return pd.DataFrame(values, index=speakers, columns=list(EMBEDDING_COLUMNS))
-
-
-def time_fold(store, epochs: int, threads: int = 1) -> float:
+def time_fold(store, epochs: int, threads: int = 1, device: str = "cpu") -> float:
     from paaan.train import train_fold
     from paaan.variants import get_variant
 
     torch.set_num_threads(threads)
     personality = random_embeddings(store.utterances["speaker"])
+    profile = bench_profile("paper", epochs=epochs, threads=threads)
     started = time.perf_counter()
-    train_fold(store, get_variant("PAaAN_PP"), 1, paper_profile(epochs, threads), personality=personality, seed=0)
+    train_fold(store, get_variant("PAaAN_PP"), 1, profile, personality=personality, seed=0, device=device)
     return time.perf_counter() - started
 
 
-def variant_costs(store, share: float, seed: int = 0) -> dict[str, float]:
+def variant_costs(store, share: float, seed: int = 0, device: str = "cpu") -> dict[str, float]:
     """Seconds per training utterance of one epoch's training pass, per variant (paper sizes, 1 thread)."""
     from paaan.data.folds import get_fold
-    from paaan.models import build_model
-    from paaan.personality import as_array
     from paaan.train import corpus_tensors, fit
-    from paaan.variants import get_variant
 
     torch.set_num_threads(1)
+    device_ = torch.device(device)
     data = corpus_tensors(str(store.path.resolve()))
     rows = get_fold(store.utterances, 1).train
     rows = np.sort(np.random.default_rng(seed).choice(rows, size=int(share * len(rows)), replace=False))
-    personality = as_array(random_embeddings(data.speakers), data.speakers)
-    profile = paper_profile(1)
+    personality = random_personality(data.speakers)
+    profile = bench_profile("paper", epochs=1, threads=1)
     costs = {}
     for name in PAPER_VARIANTS:
-        variant = get_variant(name)
-        model = build_model(variant, profile.model, word_dim=data.words[0].shape[1], prev1=profile.prev1,
-                            prev2=profile.prev2, seed=seed)
+        model = build(name, profile, data, seed).to(device_)
         started = time.perf_counter()
-        fit(model, data, rows, rows[:0], personality, profile, seed, torch.device("cpu"))
+        fit(model, data, rows, rows[:0], personality, profile, seed, device_)
+        if device_.type == "cuda":
+            torch.cuda.synchronize()
         costs[name] = (time.perf_counter() - started) / len(rows)
         print(f"  {name}: {costs[name] * 1000:.2f} ms per training utterance", flush=True)
     return costs
@@ -92,19 +82,19 @@ def variant_costs(store, share: float, seed: int = 0) -> dict[str, float]:
 
 def study_trials(store) -> list[dict]:
     """Every training of the paper's study: variant, role and its number of fit rows (as train_fold splits)."""
-    from paaan.data.folds import get_fold
-    from paaan.tuning import inner_fold
+    from paaan.data.folds import inner_split, leave_one_session_out
 
     utterances = store.utterances
     n_all = len(utterances)
+    k_trials = bench_profile("paper").tune.k_trials
     trials = []
-    for fold in range(1, 6):
-        outer = len(get_fold(utterances, fold).train)
-        inner = len(inner_fold(utterances, fold).train)
+    for fold in leave_one_session_out(utterances):
+        outer = len(fold.train)
+        inner = len(inner_split(utterances, fold).train)
         for v in PAPER_VARIANTS:
             trials.append({"variant": v, "role": "grid", "rows": outer})
             if v in RETRIEVAL_VARIANTS:
-                trials += [{"variant": v, "role": "k", "rows": inner}] * 8
+                trials += [{"variant": v, "role": "k", "rows": inner}] * k_trials
     trials += [{"variant": v, "role": "final", "rows": n_all} for v in PAPER_VARIANTS]
     return trials
 
@@ -125,33 +115,37 @@ def project(fold_seconds: float, fold_rows: int, costs: dict[str, float], trials
 # --- what blocks a faster CPU run ------------------------------------------------------------------------
 
 
+def paper_steps(store_path: str, threads: int, n_batches: int) -> tuple[list, Callable]:
+    """The first ``n_batches`` length-aware batches of fold 1 and a CPU training step of PAaAN_PP at paper
+    sizes on one of them (collate, forward, loss, backward, Adam at the profile's lr)."""
+    from paaan.data.folds import get_fold
+    from paaan.features.store import FeatureStore
+    from paaan.train import batches, collate, corpus_tensors
+
+    data = corpus_tensors(store_path)
+    profile = bench_profile("paper", epochs=1, threads=threads)
+    rows = get_fold(FeatureStore(store_path).utterances, 1).train
+    chunks = batches(rows, data.audio_lengths, profile.train.batch_size, np.random.default_rng(0))[:n_batches]
+    personality = random_personality(data.speakers)
+    model = build("PAaAN_PP", profile, data, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=profile.train.lr)
+
+    def step(chunk) -> None:
+        batch = collate(data, chunk, personality)
+        optimizer.zero_grad(set_to_none=True)
+        model.loss(model(batch), batch.labels).backward()
+        optimizer.step()
+
+    return chunks, step
+
+
 def profile_batches(store, n_batches: int = 20) -> dict:
     """torch.profiler over ``n_batches`` training steps of PAaAN_PP (paper sizes, 1 thread): self CPU time
     per operator, and the share of the wall time spent outside any operator (Python, the loop)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from paaan.data.folds import get_fold
-    from paaan.models import build_model
-    from paaan.personality import as_array
-    from paaan.train import batches, collate, corpus_tensors
-    from paaan.variants import get_variant
-
     torch.set_num_threads(1)
-    data = corpus_tensors(str(store.path.resolve()))
-    prof_cfg = paper_profile(1)
-    rows = get_fold(store.utterances, 1).train
-    chunks = batches(rows, data.audio_lengths, prof_cfg.train.batch_size, np.random.default_rng(0))[:n_batches]
-    personality = as_array(random_embeddings(data.speakers), data.speakers)
-    model = build_model(get_variant("PAaAN_PP"), prof_cfg.model, word_dim=data.words[0].shape[1], seed=0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-    def step(chunk):
-        batch = collate(data, chunk, personality)
-        optimizer.zero_grad(set_to_none=True)
-        loss = model.loss(model(batch), batch.labels)
-        loss.backward()
-        optimizer.step()
-
+    chunks, step = paper_steps(str(store.path.resolve()), 1, n_batches)
     step(chunks[0])  # warm-up
     started = time.perf_counter()
     for chunk in chunks:
@@ -165,9 +159,11 @@ def profile_batches(store, n_batches: int = 20) -> dict:
     events = prof.key_averages()
     total_self = sum(e.self_cpu_time_total for e in events) / 1e6
     top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:12]
-    groups = {"lstm (gate matmuls, cells)": ("aten::addmm", "aten::mm", "aten::_thnn_fused_lstm_cell",
-                                           "aten::lstm", "aten::sigmoid", "aten::tanh", "aten::mul", "aten::add"),
-              }
+    # The LSTM's operators: the fused oneDNN kernels the CPU BLSTM runs (mkldnn_rnn_layer and its backward),
+    # and the per-step gate products and cells of an LSTM run step by step.
+    groups = {"lstm (gate matmuls, cells)": ("aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward",
+                                           "aten::addmm", "aten::mm", "aten::_thnn_fused_lstm_cell",
+                                           "aten::lstm", "aten::sigmoid", "aten::tanh", "aten::mul", "aten::add")}
     return {
         "batches": len(chunks), "seconds_plain": round(plain, 2), "seconds_profiled": round(profiled, 2),
         "ms_per_batch": round(plain / len(chunks) * 1000, 1),
@@ -182,31 +178,12 @@ def profile_batches(store, n_batches: int = 20) -> dict:
 
 def _worker(store_path: str, threads: int, n_batches: int, queue, barrier) -> None:
     torch.set_num_threads(threads)
-    from paaan.data.folds import get_fold
-    from paaan.features.store import FeatureStore
-    from paaan.models import build_model
-    from paaan.personality import as_array
-    from paaan.train import batches, collate, corpus_tensors
-    from paaan.variants import get_variant
-
-    store = FeatureStore(store_path)
-    data = corpus_tensors(store_path)
-    cfg = paper_profile(1, threads)
-    rows = get_fold(store.utterances, 1).train
-    chunks = batches(rows, data.audio_lengths, cfg.train.batch_size, np.random.default_rng(0))[:n_batches]
-    personality = as_array(random_embeddings(data.speakers), data.speakers)
-    model = build_model(get_variant("PAaAN_PP"), cfg.model, word_dim=data.words[0].shape[1], seed=0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    chunks, step = paper_steps(store_path, threads, n_batches)
     barrier.wait()  # every process has loaded its data: the timed parts run at the same time
     started = time.perf_counter()
-    utterances = 0
     for chunk in chunks:
-        batch = collate(data, chunk, personality)
-        optimizer.zero_grad(set_to_none=True)
-        model.loss(model(batch), batch.labels).backward()
-        optimizer.step()
-        utterances += len(chunk)
-    queue.put(("done", (utterances, time.perf_counter() - started)))
+        step(chunk)
+    queue.put((sum(len(c) for c in chunks), time.perf_counter() - started))
 
 
 def concurrent_throughput(store_path: str, processes: int, threads: int, n_batches: int) -> float:
@@ -217,7 +194,7 @@ def concurrent_throughput(store_path: str, processes: int, threads: int, n_batch
                for _ in range(processes)]
     for w in workers:
         w.start()
-    done = [queue.get()[1] for _ in range(processes)]
+    done = [queue.get() for _ in range(processes)]
     for w in workers:
         w.join()
     return sum(u for u, _ in done) / max(s for _, s in done)
@@ -232,15 +209,19 @@ def main() -> None:
     parser.add_argument("--grid-efficiency", type=float, default=None,
                         help="Ray efficiency for the projection (default: the demo grid's, else 1.0)")
     parser.add_argument("--concurrency-batches", type=int, default=40)
+    parser.add_argument("--device", default="cpu", help="device of parts 1 and 2 (the fold, the variant costs): "
+                        "cpu or cuda; the profile and the concurrency runs are CPU-only")
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("no CUDA device on this machine")
     from paaan.features.store import FeatureStore
 
     store = FeatureStore(scale_store(args.work))
-    figures: dict = {"store": str(store.path)}
+    figures: dict = {"store": str(store.path), "device": args.device}
 
     e1, e2 = (int(x) for x in args.epochs.split(","))
-    t1, t2 = time_fold(store, e1), time_fold(store, e2)
+    t1, t2 = time_fold(store, e1, device=args.device), time_fold(store, e2, device=args.device)
     per_epoch = (t2 - t1) / (e2 - e1)
     fixed = t1 - e1 * per_epoch
     fold_seconds = fixed + 50 * per_epoch
@@ -248,13 +229,13 @@ def main() -> None:
                        "fixed_seconds": round(fixed, 1), "seconds_per_epoch": round(per_epoch, 1),
                        "projected_50_epochs_seconds": round(fold_seconds, 0)}
     if args.full_fold:
-        figures["fold"]["measured_50_epochs_seconds"] = round(time_fold(store, 50), 0)
+        figures["fold"]["measured_50_epochs_seconds"] = round(time_fold(store, 50, device=args.device), 0)
         fold_seconds = figures["fold"]["measured_50_epochs_seconds"]
     print(f"PAaAN_PP fold 1: {fixed:.1f} s fixed + {per_epoch:.1f} s per epoch -> {fold_seconds / 60:.1f} min for 50",
           flush=True)
 
     print("relative cost of each variant ...", flush=True)
-    costs = variant_costs(store, args.share)
+    costs = variant_costs(store, args.share, device=args.device)
     figures["ms_per_training_utterance"] = {k: round(v * 1000, 3) for k, v in costs.items()}
     figures["cost_relative_to_PAaAN_PP"] = {k: round(v / costs["PAaAN_PP"], 2) for k, v in costs.items()}
 
@@ -267,7 +248,8 @@ def main() -> None:
     from paaan.data.folds import get_fold
 
     fold_rows = len(get_fold(store.utterances, 1).train)
-    figures["projection_cpu"] = project(fold_seconds, fold_rows, costs, study_trials(store), 2, efficiency)
+    figures["projection_cpu"] = project(fold_seconds, fold_rows, costs, study_trials(store), os.cpu_count(),
+                                       efficiency)
 
     print("profiling 20 training steps ...", flush=True)
     figures["profile"] = profile_batches(store)
@@ -286,7 +268,7 @@ def main() -> None:
             ["seconds per epoch (1 thread, validation included)", figures["fold"]["seconds_per_epoch"], "-"],
             ["full study: trainings", p["trials"], "-"],
             ["full study: CPU hours", p["cpu_hours"], "-"],
-            ["full study on this 2-core machine (hours)", p["wall_hours"], "-"],
+            [f"full study on this {p['cores']}-core machine (hours)", p["wall_hours"], "-"],
             ["full study on one H100", "not measured: no GPU lent", "< 15 min"]]
     rows += [[f"throughput, {k} (utt/s)", v, "-"] for k, v in figures["concurrency_utt_per_s"].items()]
     rows += [[f"top op {i + 1}: {o['op']}", f"{o['share']:.0%}", "-"] for i, o in enumerate(figures["profile"]["top_operators"][:6])]

@@ -30,8 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (DEFAULT_WORK, gflops_per_second, lstm_flops, median, non_lstm_flops,  # noqa: E402
-                               peak_gflops, print_table, scale_store, write_result)
+from benchmarks.common import (DEFAULT_WORK, bench_profile, build, gflops_per_second, lstm_flops,  # noqa: E402
+                               median, non_lstm_flops, peak_gflops, print_table, random_personality, scale_store,
+                               write_result)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -53,26 +54,8 @@ def load(store_path: Path, fold: int = 1, seed: int = 0):
     data = corpus_tensors(str(store.path.resolve()))
     f = get_fold(store.utterances, fold)
     fit_rows, val_rows = validation_split(f.train, data.labels[f.train], 0.1, seed)
-    speakers = sorted(set(data.speakers))
-    table = np.random.default_rng(seed).standard_normal((len(speakers), 25)).astype(np.float32)
-    index = {s: i for i, s in enumerate(speakers)}
-    personality = table[[index[s] for s in data.speakers]]  # (n_utterances, 25)
+    personality = random_personality(data.speakers, seed)  # (n_utterances, 25)
     return data, fit_rows, val_rows, personality
-
-
-def profile_for(name: str, threads: int, length_buckets: bool = True):
-    from experiments.profiles import load_profile
-
-    profile, _ = load_profile(name)
-    return profile.replace(train={"epochs": 1, "threads": threads, "length_buckets": length_buckets})
-
-
-def build(variant_name: str, profile, data, seed: int = 0):
-    from paaan.models import build_model
-    from paaan.variants import get_variant
-
-    return build_model(get_variant(variant_name), profile.model, word_dim=data.words[0].shape[1],
-                       prev1=profile.prev1, prev2=profile.prev2, seed=seed)
 
 
 def chunks_of(data, rows, profile, seed: int):
@@ -132,10 +115,12 @@ def epoch_bare(variant, profile, data, chunks, personality, device, seed=0, pad_
 def epoch_flops(variant, profile, data, chunks, personality, seed=0) -> dict:
     """FLOPs of one epoch: the LSTMs' gate products by formula, every other layer as FlopCounterMode counts it.
 
-    The counter sees a packed LSTM only when the CPU runs it step by step (addmm per step); a batch whose
-    utterances all have one length goes to a fused kernel the counter does not see, so the LSTMs are counted
-    by ``lstm_flops`` over the real (unpadded) steps instead. Training = 3 x forward (backward costs about
-    twice the forward: gradients of activations and of weights), the usual convention.
+    On the CPU, ``paaan.models.layers.BLSTM`` runs each direction through the fused LSTM kernel on the padded
+    batch (no packing), which the counter does not see; a packed LSTM it sees only when the CPU runs it step
+    by step. So every LSTM is counted by ``lstm_flops`` over the real (unpadded) steps (the padded steps the
+    fused kernel also computes are not counted), and whatever the counter did attribute to LSTM modules is
+    dropped (``non_lstm_flops``). Training = 3 x forward (backward costs about twice the forward: gradients of
+    activations and of weights), the usual convention.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -183,8 +168,8 @@ def _sync(device) -> None:
 def measure(variant: str, profile_name: str, threads: int, rounds: int, data, rows, val_rows, personality,
             device) -> dict:
     torch.set_num_threads(threads)
-    profile = profile_for(profile_name, threads)
-    random_profile = profile_for(profile_name, threads, length_buckets=False)
+    profile = bench_profile(profile_name, epochs=1, threads=threads, length_buckets=True)
+    random_profile = bench_profile(profile_name, epochs=1, threads=threads, length_buckets=False)
     chunks = chunks_of(data, rows, profile, seed=0)
     random_chunks = chunks_of(data, rows, random_profile, seed=0)
     corpus_max = (int(data.audio_lengths.max()), int(max(w.shape[0] for w in data.words)))

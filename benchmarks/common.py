@@ -1,5 +1,6 @@
 """What every benchmark shares: the machine, results as JSON plus a printed table, memory of a process tree,
-robust statistics and the small formulas behind the reported ratios (FLOPs, efficiencies).
+robust statistics, the small formulas behind the reported ratios (FLOPs, efficiencies), and the training
+set-up of the training benchmarks (profile, model, a stand-in personality).
 
 The formulas are pure functions with hand-worked tests in ``tests/test_benchmarks.py``. Nothing here is
 imported by the library; the benchmarks import the library, never the other way round.
@@ -121,20 +122,6 @@ def median(values: Iterable[float]) -> float:
     return float(statistics.median(list(values)))
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between order statistics (numpy's default).
-
-    [1, 2, 3, 4] at q=50 is 2.5; at q=95 it is 3 + 0.85 * (4 - 3) = 3.85.
-    """
-    ordered = sorted(values)
-    if not ordered:
-        raise ValueError("percentile of no values")
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return float(ordered[low] + (position - low) * (ordered[high] - ordered[low]))
-
-
 def scaling_efficiency(rate_parallel: float, rate_serial: float, workers: int) -> float:
     """Speed-up per worker: rate with ``workers`` / (workers x rate with one). 2 workers at 1.8x: 0.9."""
     return rate_parallel / (workers * rate_serial)
@@ -163,11 +150,6 @@ def lstm_flops(steps: int, input_size: int, hidden: int, directions: int = 1) ->
     return 2 * directions * steps * 4 * hidden * (input_size + hidden)
 
 
-def linear_flops(rows: int, in_features: int, out_features: int) -> int:
-    """FLOPs of a linear layer applied to ``rows`` vectors: 2 * rows * in * out (bias adds left out)."""
-    return 2 * rows * in_features * out_features
-
-
 def non_lstm_flops(per_module: dict[str, int]) -> int:
     """FlopCounterMode's total ("Global") minus what it attributed to LSTM modules (names ending ``.lstm`` or
     ``lstm``): the FLOPs of every other layer. {"Global": 100, "M.blstm_a.lstm": 60, "M.blstm_a": 60,
@@ -187,6 +169,47 @@ def peak_gflops(cores: int, ghz: float, flops_per_cycle: int) -> float:
     2.6 GHz: 2 * 2.6 * 64 = 332.8 GFLOP/s.
     """
     return cores * ghz * flops_per_cycle
+
+
+# --- the training set-up of bench_train.py and bench_paper.py ----------------------------------------------
+
+
+def bench_profile(name: str, **train: Any):
+    """Profile ``name`` (demo, paper or a YAML path) with some ``train`` values changed: ``epochs=1``."""
+    from experiments.profiles import load_profile
+
+    profile, _ = load_profile(name)
+    return profile.replace(train=train)
+
+
+def build(variant_name: str, profile, data, seed: int = 0):
+    """The seeded model of ``variant_name`` at ``profile``'s sizes, for the word vectors of ``data``."""
+    from paaan.models import build_model
+    from paaan.variants import get_variant
+
+    return build_model(get_variant(variant_name), profile.model, word_dim=data.words[0].shape[1],
+                       prev1=profile.prev1, prev2=profile.prev2, seed=seed)
+
+
+def random_embeddings(speakers: Iterable[str], seed: int = 0):
+    """A seeded stand-in for the retrieved 25-d embeddings, one row per speaker (speed does not depend on the
+    values): the speaker -> embedding frame ``train_fold`` takes."""
+    import numpy as np
+    import pandas as pd
+
+    from paaan.retrieval import EMBEDDING_COLUMNS
+
+    speakers = sorted(set(speakers))
+    values = np.random.default_rng(seed).standard_normal((len(speakers), len(EMBEDDING_COLUMNS)))
+    return pd.DataFrame(values, index=speakers, columns=list(EMBEDDING_COLUMNS))
+
+
+def random_personality(speakers: Sequence[str], seed: int = 0):
+    """``random_embeddings`` as the (n_utterances, 25) float32 rows ``fit`` and ``collate`` take, for the
+    speaker of each utterance."""
+    from paaan.personality import as_array
+
+    return as_array(random_embeddings(speakers, seed), speakers)
 
 
 # --- memory of a process tree ------------------------------------------------------------------------------

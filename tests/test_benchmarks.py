@@ -23,18 +23,11 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import common  # noqa: E402
-from benchmarks.bench_grid import phase_figures  # noqa: E402
+from benchmarks.bench_grid import phase_figures, this_ablation  # noqa: E402
 from benchmarks.bench_paper import project, study_trials  # noqa: E402
 
 
 # --- ratios and statistics ---------------------------------------------------------------------------------
-
-
-def test_percentile_interpolates_between_order_statistics():
-    assert common.percentile([4, 1, 3, 2], 50) == 2.5  # halfway between 2 and 3
-    assert common.percentile([1, 2, 3, 4], 95) == pytest.approx(3.85)  # position 2.85: 3 + 0.85 * 1
-    assert common.percentile([7.0], 95) == 7.0
-    assert common.percentile([1, 2, 3, 4], 95) == pytest.approx(np.percentile([1, 2, 3, 4], 95))
 
 
 def test_scaling_efficiency_is_speed_up_per_worker():
@@ -74,13 +67,6 @@ def test_lstm_flops_match_torch_counter_on_a_packed_blstm():
     assert counter.get_total_flops() == common.lstm_flops(7, 3, 2, directions=2) == 1120
 
 
-def test_linear_flops_match_torch_counter():
-    layer = torch.nn.Linear(256, 16)
-    with FlopCounterMode(display=False) as counter:
-        layer(torch.randn(10, 256))
-    assert common.linear_flops(10, 256, 16) == 81_920 == counter.get_total_flops()
-
-
 def test_peak_is_cores_times_clock_times_flops_per_cycle():
     assert common.peak_gflops(2, 2.6, 64) == pytest.approx(332.8)
     assert common.gflops_per_second(5e9, 2.0) == 2.5
@@ -105,6 +91,21 @@ def test_phase_figures_from_trial_runs():
     assert f["mlflow_overhead_per_trial_median"] == 0.5  # run time minus train_seconds: 0.5, 0.5, 1.0
     assert f["mlflow_overhead_per_trial_max"] == 1.0
     assert f["ray_overhead_per_trial"] == pytest.approx((38 - 36) / 3, abs=1e-3)  # idle slot-seconds per trial
+
+
+def _tagged(run_id, start, parent=None, step="trial"):
+    tags = {"paaan.step": step, **({"mlflow.parentRunId": parent} if parent else {})}
+    return SimpleNamespace(info=SimpleNamespace(run_id=run_id, start_time=start), data=SimpleNamespace(tags=tags))
+
+
+def test_only_this_ablations_runs_are_analysed():
+    # An earlier command's ablation (kept store) and its trial; this ablation with a featurize step, a k-tuning
+    # run and its k trial (a grandchild); a trial it adopted from an earlier attempt (started before it).
+    ablation = _tagged("new", 100, step="ablation")
+    runs = [_tagged("old", 10, step="ablation"), _tagged("old-trial", 20, "old"), ablation,
+            _tagged("featurize", 101, "new", "featurize"), _tagged("tune", 110, "new", "tune_k"),
+            _tagged("k1", 111, "tune", "tune_k_trial"), _tagged("adopted", 30, "new")]
+    assert sorted(r.info.run_id for r in this_ablation(ablation, runs)) == ["featurize", "k1", "tune"]
 
 
 # --- the paper study's projection ---------------------------------------------------------------------------
@@ -163,46 +164,3 @@ def test_non_lstm_flops_subtracts_only_the_lstm_modules():
     counts = {"Global": 100, "PAaAN": 100, "PAaAN.blstm_a": 60, "PAaAN.blstm_a.lstm": 60, "PAaAN.blstm_t": 25,
               "PAaAN.blstm_t.lstm": 25, "PAaAN.head": 15}
     assert common.non_lstm_flops(counts) == 15  # 100 - 60 - 25, the wrappers not subtracted twice
-
-
-# --- the fixes the benchmarks forced -----------------------------------------------------------------------
-
-
-def test_reverse_within_length_worked_by_hand():
-    from paaan.models.layers import reverse_within_length
-
-    index = reverse_within_length(torch.tensor([3, 1, 2]), 3)
-    assert index.tolist() == [[2, 1, 0], [0, 1, 2], [1, 0, 2]]  # padding positions stay where they are
-    x = torch.tensor([[10, 11, 12], [20, 0, 0], [30, 31, 0]])
-    once = torch.gather(x, 1, index)
-    assert once.tolist() == [[12, 11, 10], [20, 0, 0], [31, 30, 0]]
-    assert torch.equal(torch.gather(once, 1, index), x)  # its own inverse
-
-
-def _packed_reference(lstm, x, lengths):
-    from torch.nn.utils.rnn import pad_packed_sequence
-
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    out, _ = lstm(packed)
-    return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
-
-
-def test_blstm_without_packing_equals_the_packed_blstm():
-    """The CPU path of BLSTM (fused kernel, per-utterance reversal) gives the packed LSTM's outputs and
-    gradients: every direction reads only its utterance's steps, padding is zero."""
-    from paaan.models.layers import BLSTM
-
-    torch.manual_seed(0)
-    blstm = BLSTM(5, 4)
-    lengths = torch.tensor([7, 3, 1, 7, 5])
-    x = torch.randn(5, 7, 5)
-    x[1, 3:] = 99.0  # garbage in the padding must not matter
-    ours = blstm(x, lengths)
-    reference = _packed_reference(blstm.lstm, x, lengths)
-    assert ours.shape == (5, 7, 8)
-    assert torch.allclose(ours, reference, atol=1e-6)
-    assert torch.count_nonzero(ours[1, 3:]) == 0 and torch.count_nonzero(ours[2, 1:]) == 0
-    grads = torch.autograd.grad(ours.pow(2).sum(), list(blstm.parameters()))
-    expected = torch.autograd.grad(reference.pow(2).sum(), list(blstm.parameters()))
-    for got, want in zip(grads, expected):
-        assert torch.allclose(got, want, atol=1e-5)

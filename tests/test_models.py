@@ -12,12 +12,14 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from paaan.config import ModelConfig
 from paaan.errors import InputError
 from paaan.models import (NO_WORD, Batch, Prev1Config, Prev2Config, blstm_units, build_model, embedding_loss,
                           make_batch, n_parameters, prosodic_statistics)
-from paaan.models.layers import attention_context, length_mask, masked_max, masked_mean, masked_softmax, masked_std
+from paaan.models.layers import (BLSTM, attention_context, length_mask, masked_max, masked_mean, masked_softmax,
+                                 masked_std, reverse_within_length)
 from paaan.models.paaan import PAaAN, steps_at_words, valid_step_words, word_at_steps
 from paaan.variants import VARIANTS, get_variant
 
@@ -147,6 +149,44 @@ def test_embedding_loss_pulls_same_emotions_together_and_pushes_others_apart():
     # a margin of 0.8 forgives different-emotion pairs up to cosine 0.8
     assert embedding_loss(e, labels, margin=0.8).item() == pytest.approx(1.0 / 3, abs=1e-6)
     assert embedding_loss(e[:1], labels[:1]).item() == 0.0  # no pair in a batch of one
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the BLSTM without packing on the CPU (BENCHMARKS.md, "Training": the fused kernel instead of a packed sequence)
+
+
+def test_reverse_within_length_worked_by_hand():
+    index = reverse_within_length(torch.tensor([3, 1, 2]), 3)
+    assert index.tolist() == [[2, 1, 0], [0, 1, 2], [1, 0, 2]]  # padding positions stay where they are
+    x = torch.tensor([[10, 11, 12], [20, 0, 0], [30, 31, 0]])
+    once = torch.gather(x, 1, index)
+    assert once.tolist() == [[12, 11, 10], [20, 0, 0], [31, 30, 0]]
+    assert torch.equal(torch.gather(once, 1, index), x)  # its own inverse
+
+
+def _packed_reference(lstm, x, lengths):
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, _ = lstm(packed)
+    return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+
+def test_blstm_without_packing_equals_the_packed_blstm():
+    """The CPU path of BLSTM (fused kernel, per-utterance reversal) gives the packed LSTM's outputs and
+    gradients: every direction reads only its utterance's steps, padding is zero."""
+    torch.manual_seed(0)
+    blstm = BLSTM(5, 4)
+    lengths = torch.tensor([7, 3, 1, 7, 5])
+    x = torch.randn(5, 7, 5)
+    x[1, 3:] = 99.0  # garbage in the padding must not matter
+    ours = blstm(x, lengths)
+    reference = _packed_reference(blstm.lstm, x, lengths)
+    assert ours.shape == (5, 7, 8)
+    assert torch.allclose(ours, reference, atol=1e-6)
+    assert torch.count_nonzero(ours[1, 3:]) == 0 and torch.count_nonzero(ours[2, 1:]) == 0
+    grads = torch.autograd.grad(ours.pow(2).sum(), list(blstm.parameters()))
+    expected = torch.autograd.grad(reference.pow(2).sum(), list(blstm.parameters()))
+    for got, want in zip(grads, expected):
+        assert torch.allclose(got, want, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------------------------------------------
