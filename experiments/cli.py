@@ -188,7 +188,8 @@ def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_pe
     settings = AblationSettings(
         variants=choose_variants(variants, corpora), seeds=seeds or int(ablation.get("seeds", 1)),
         k_tuning=k_tuning or ablation.get("k_tuning", "per_variant"), k_trials=k_trials or profile.tune.k_trials,
-        ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None, cpus_per_trial=cpus_per_trial,
+        ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None,
+        cpus_per_trial=cpus_per_trial,
         gpus_per_trial=gpus_per_trial, max_failures=max_failures, workers=workers, register=register, force=force)
     run_ablation(corpora, profile, settings)
 

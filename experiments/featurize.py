@@ -46,7 +46,8 @@ def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, par
             "paaan.demo_corpus": str(corpora.demo)}
     with tracking.step_run("featurize", STEP, parent_run_id=parent_run_id, tags=tags, entry=entry) as run:
         tracking.log_params({
-            "iemocap_root": corpora.iemocap, "sspnet_root": corpora.sspnet, "glove": config.glove, "frame_size": config.frame_size, "frame_step": config.frame_step,
+            "iemocap_root": corpora.iemocap, "sspnet_root": corpora.sspnet, "glove": config.glove,
+            "frame_size": config.frame_size, "frame_step": config.frame_step,
             "pool_frames": config.pool_frames, "functionals": config.functionals,
             "sample_rate": config.sample_rate, "workers": workers or "all",
             "data_fingerprint.iemocap": fingerprints["iemocap"]["hash"],

@@ -18,8 +18,8 @@ from paaan.config import ModelConfig
 from paaan.errors import InputError
 from paaan.models import (NO_WORD, Batch, Prev1Config, Prev2Config, blstm_units, build_model, embedding_loss,
                           make_batch, n_parameters, prosodic_statistics)
-from paaan.models.layers import (BLSTM, attention_context, length_mask, masked_max, masked_mean, masked_softmax,
-                                 masked_std, reverse_within_length)
+from paaan.models.layers import (BLSTM, attention_context, last_state, length_mask, masked_max, masked_mean,
+                                 masked_softmax, masked_std, reverse_within_length)
 from paaan.models.paaan import PAaAN, steps_at_words, valid_step_words, word_at_steps
 from paaan.variants import VARIANTS, get_variant
 
@@ -185,6 +185,28 @@ def test_blstm_without_packing_equals_the_packed_blstm():
     assert torch.count_nonzero(ours[1, 3:]) == 0 and torch.count_nonzero(ours[2, 1:]) == 0
     grads = torch.autograd.grad(ours.pow(2).sum(), list(blstm.parameters()))
     expected = torch.autograd.grad(reference.pow(2).sum(), list(blstm.parameters()))
+    for got, want in zip(grads, expected):
+        assert torch.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", [torch.nn.LSTM, torch.nn.GRU])
+def test_last_state_without_packing_equals_the_packed_state(cell):
+    """Prev1's LSTM and Prev2's GRUs: on the CPU the state after each utterance's last step is read from the
+    padded run at step lengths-1; it equals h_n of the packed sequence, values and gradients."""
+    torch.manual_seed(0)
+    rnn = cell(5, 4, batch_first=True)
+    lengths = torch.tensor([7, 3, 1, 7, 5])
+    x = torch.randn(5, 7, 5)
+    x[1, 3:] = 99.0  # garbage in the padding must not matter
+    ours = last_state(rnn, x, lengths)
+    _, state = rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    reference = (state[0] if isinstance(state, tuple) else state)[-1]
+    assert ours.shape == (5, 4)
+    assert torch.allclose(ours, reference, atol=1e-6)
+    single, _ = rnn(x[2:3, :1])  # a one-step utterance: its state is the output of that one step
+    assert torch.allclose(ours[2], single[0, 0], atol=1e-6)
+    grads = torch.autograd.grad(ours.pow(2).sum(), list(rnn.parameters()))
+    expected = torch.autograd.grad(reference.pow(2).sum(), list(rnn.parameters()))
     for got, want in zip(grads, expected):
         assert torch.allclose(got, want, atol=1e-5)
 

@@ -104,7 +104,7 @@ class BLSTM(nn.Module):
 
     Each direction reads only its utterance's own steps, as a packed sequence would. On the CPU it runs
     without packing: a packed batch whose lengths differ falls back to a step-by-step loop of small matrix
-    products, 3.5x slower than the fused LSTM kernel (BENCHMARKS.md, "Training"). So the forward direction
+    products, 3.4x slower than the fused LSTM kernel (``benchmarks/bench_rnn.py``). So the forward direction
     runs on the padded batch as it is (a step's output depends only on earlier steps: padding at the end
     never reaches a real step), the backward direction on each utterance reversed within its length (the
     padding stays at the end), and the result is reversed back; padded steps are set to zero. Same weights,
@@ -139,7 +139,15 @@ class BLSTM(nn.Module):
 
 
 def last_state(rnn: nn.LSTM | nn.GRU, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """A one-layer unidirectional LSTM/GRU's state after each utterance's last valid step: (B, T, F) -> (B, H)."""
+    """A one-layer unidirectional LSTM/GRU's state after each utterance's last valid step: (B, T, F) -> (B, H).
+
+    On the CPU without packing, for the reason BLSTM gives: the recurrence runs over the padded batch (padding
+    at the end never reaches a real step) and each row's output at its last valid step is its state there.
+    """
+    if x.device.type == "cpu":
+        out, _ = rnn(x)  # (B, T, H)
+        last = (lengths.to(x.device) - 1).view(-1, 1, 1).expand(-1, 1, out.shape[2])  # (B, 1, H)
+        return out.gather(1, last).squeeze(1)  # (B, H)
     _, state = rnn(_pack(x, lengths))
     h_n = state[0] if isinstance(state, tuple) else state  # LSTM returns (h_n, c_n); GRU returns h_n
     return h_n[-1]  # (B, H): the top layer; packing already put each row's own last step there
