@@ -68,7 +68,8 @@ def main(uri: str, n: int, epochs: int, out: str) -> None:
                 tune_config=tune.TuneConfig(max_concurrent_trials=n, reuse_actors=False),
                 run_config=tune.RunConfig(name="load", storage_path=os.path.abspath("ray_results"), verbose=0,
                                           failure_config=tune.FailureConfig(max_failures=0)))
-            frame = tuner.fit().get_dataframe()
+            grid = tuner.fit()
+            frame = grid.get_dataframe()
         finally:
             ray.shutdown()
     result = {
