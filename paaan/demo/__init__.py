@@ -1,9 +1,20 @@
 """A demo IEMOCAP + SSPNet pair with a planted, known emotion x personality effect.
 
-``generate_demo_corpus(out, seed, profile)`` writes ``out/IEMOCAP_full_release``, ``out/SSPNet`` and
+``generate_demo_corpus(out, seed, profile, scenario)`` writes ``out/IEMOCAP_full_release``, ``out/SSPNet`` and
 ``out/ground_truth.json`` in the layouts of docs/corpus_formats.md, with real 16-bit speech synthesised by
 libespeak-ng (PyPI ``espeakng-loader``, no system packages). It is a controlled testbed for the paper's
 claims (II-A, II-C, Table I), not a stand-in for the real corpora's numbers.
+
+**Scenarios: which effects are planted, as data.** ``scenarios.SCENARIOS`` is a table, one row per
+scenario: a few knobs (expression ``style``, ``anger_masking``, ``happy_words_shift``, ``asides``, a ``gate``
+and its ``carrier_share``) that the generator reads, and the claims the testbed checks on that corpus
+("PAaAN+_oracle > IA+T+ is greater / not greater"). ``input_flip`` (the default) plants the effects
+described below; ``none`` is the null (hot cues the same for everyone, no word or aside effects; voices
+still carry personality); ``segment_gate`` / ``segment_gate_75`` put each four-class utterance's emotion in
+one of two sentences chosen by the sign of E; ``modality_gate`` puts it in the voice for extraverts and in
+the words for introverts. ground_truth.json records the scenario (name, knobs, claims) and, under a gate,
+each gated utterance's segments; ``matches(folder, seed, profile, scenario)`` tells a stale corpus from
+the one asked for. The rest of this docstring describes ``input_flip``.
 
 **Emotion in two imperfect channels.** Each IEMOCAP utterance gets prosody *controls*
 (``expression.CONTROLS``: pitch level, pitch range, speaking rate, loudness, vocal tension, breathiness,
@@ -62,8 +73,9 @@ minutes: ~40 four-class utterances per speaker, 160 SSPNet clips of 80 speakers)
 (IEMOCAP's 10039 utterances, 5531 in the 4-class set; SSPNet's 640 clips of 322 speakers).
 """
 
-from paaan.demo.generator import GENERATOR, generate_demo_corpus, is_demo_corpus
+from paaan.demo.generator import GENERATOR, generate_demo_corpus, is_demo_corpus, matches
 from paaan.demo.plan import PROFILES, DemoProfile, get_profile, plan_utterances
+from paaan.demo.scenarios import SCENARIOS, AttentionClaim, Claim, Scenario, get_scenario
 
-__all__ = ["GENERATOR", "PROFILES", "DemoProfile", "generate_demo_corpus", "get_profile", "is_demo_corpus",
-           "plan_utterances"]
+__all__ = ["GENERATOR", "PROFILES", "SCENARIOS", "AttentionClaim", "Claim", "DemoProfile", "Scenario", "generate_demo_corpus",
+           "get_profile", "get_scenario", "is_demo_corpus", "matches", "plan_utterances"]

@@ -14,6 +14,10 @@ direction of several cues flips with extraversion (an extravert's anger is loud 
 is quiet, low and tense), which per-speaker z-normalisation cannot remove. The same traits also move the
 speaker's baseline voice (``TRAIT_VOICE``), identically in IEMOCAP and SSPNet, which is what lets acoustic
 retrieval (II-C2) recover a speaker's personality.
+
+The scenarios (``scenarios.py``) switch these effects on and off: ``style="fixed"`` gives every speaker the
+extravert style; the gates (``carrier_segment``, ``carrier_modality``) let the sign of extraversion decide
+where in an utterance the emotion is instead of how it sounds.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 
 from paaan.data.iemocap import LABEL_MAP
 from paaan.data.schema import EMOTIONS, TRAITS
+from paaan.demo.scenarios import STYLES
 
 # The prosody / voice-quality controls, in this order everywhere (the K axis below).
 CONTROLS: tuple[str, ...] = ("pitch", "range", "rate", "volume", "tension", "breath", "jitter", "tremolo")
@@ -80,21 +85,30 @@ def trait_fraction(traits: dict[str, float], trait: str) -> float:
     return float(np.clip(traits[trait] / 4.0, -1.0, 1.0))
 
 
-def style_weight(traits: dict[str, float]) -> float:
-    """How far toward the extravert style: w = (1 + E/4) / 2, so E = -4 -> 0, E = 0 -> 0.5, E = +4 -> 1."""
+def _checked(style: str) -> str:
+    if style not in STYLES:
+        raise ValueError(f"unknown expression style {style!r}; known: {', '.join(STYLES)}")
+    return style
+
+
+def style_weight(traits: dict[str, float], style: str = "extraversion") -> float:
+    """How far toward the extravert style: w = (1 + E/4) / 2, so E = -4 -> 0, E = 0 -> 0.5, E = +4 -> 1;
+    with ``style="fixed"`` w = 1 for everyone (the scenarios' personality-free hot cues)."""
+    if _checked(style) == "fixed":
+        return 1.0
     return (1.0 + trait_fraction(traits, "extraversion")) / 2.0
 
 
-def emotion_cues(label: str, traits: dict[str, float]) -> np.ndarray:
+def emotion_cues(label: str, traits: dict[str, float], style: str = "extraversion") -> np.ndarray:
     """(K,) cue offsets of ``label`` for a speaker with ``traits``: the two styles blended by extraversion.
 
     For the 4-class labels (``exc`` counts as ``hap``) this is w * EXTRAVERT + (1 - w) * INTROVERT with
-    w = ``style_weight``; other labels get a personality-free pattern; ``xxx`` is handled by the generator
-    (a random mix of labels, as annotators disagreed).
+    w = ``style_weight(traits, style)``; other labels get a personality-free pattern; ``xxx`` is handled by
+    the generator (a random mix of labels, as annotators disagreed).
     """
     label = LABEL_MAP.get(label, label)  # exc -> hap
     if label in EXTRAVERT_STYLE:
-        w = style_weight(traits)
+        w = style_weight(traits, style)
         return w * EXTRAVERT_STYLE[label] + (1.0 - w) * INTROVERT_STYLE[label]
     if label in OTHER_CUES:
         return OTHER_CUES[label].copy()
@@ -111,13 +125,16 @@ def personality_part(traits: dict[str, float]) -> np.ndarray:
     return np.stack([e * (EXTRAVERT_STYLE[x] - INTROVERT_STYLE[x]) / 2.0 for x in EMOTIONS])
 
 
-def expression_shift(traits: dict[str, float]) -> float:
+def expression_shift(traits: dict[str, float], style: str = "extraversion") -> float:
     """Size of a speaker's planted personality effect on the emotion *pattern*, in control units.
 
     The root mean square over the four emotions of the personality part's norm, after removing its mean
     over emotions (a shift common to all emotions is a speaker offset, which per-speaker z-normalisation
-    removes anyway). Zero for E = 0; proportional to |E|.
+    removes anyway). Zero for E = 0; proportional to |E|. Zero for ``style="fixed"``: the pattern is the
+    same for everyone.
     """
+    if _checked(style) == "fixed":
+        return 0.0
     part = personality_part(traits)  # (4, K)
     centred = part - part.mean(axis=0, keepdims=True)
     return float(np.sqrt((centred**2).sum(axis=1).mean()))
@@ -153,17 +170,67 @@ def aside_probabilities(label: str, traits: dict[str, float], habit_share: float
     return float(burst), float(hedge)
 
 
-def anger_masking_probability(traits: dict[str, float]) -> float:
+def anger_masking_probability(traits: dict[str, float], masking: bool = True) -> float:
     """Chance that an angry utterance with lexical cues is worded politely (agreeable speakers mask anger).
 
-    0.5 + 0.45 * A/4: 0.05 at A = -4, 0.5 at A = 0, 0.95 at A = +4.
+    0.5 + 0.45 * A/4: 0.05 at A = -4, 0.5 at A = 0, 0.95 at A = +4; 0 with ``masking`` off.
     """
+    if not masking:
+        return 0.0
     return 0.5 + 0.45 * trait_fraction(traits, "agreeableness")
 
 
-def happy_plain_words_probability(traits: dict[str, float], base: float) -> float:
-    """Chance that a happy utterance has emotion-free words: ``base`` + 0.25 * E/4.
+def happy_plain_words_probability(traits: dict[str, float], base: float, shift: bool = True) -> float:
+    """Chance that a happy utterance has emotion-free words: ``base`` + 0.25 * E/4 (``base`` with ``shift`` off).
 
     Extraverts leave their happiness to the voice; introverts, whose voice stays soft, say it in words.
     """
+    if not shift:
+        return float(base)
     return float(np.clip(base + 0.25 * trait_fraction(traits, "extraversion"), 0.0, 1.0))
+
+
+# The gates (scenarios "segment" and "modality"): the sign of extraversion decides WHERE the emotion is, not
+# how it sounds. The carrier follows the sign with probability ``carrier_share`` (a Bernoulli draw), else it
+# is the other segment / modality. NOTES.md: a score with a personality term can pick the carrier segment
+# (re-ranking needs an interaction with each step); eq. 3's per-modality softmax cannot move weight between
+# modalities.
+
+
+def _extraversion_sign(traits: dict[str, float]) -> int:
+    e = traits["extraversion"]
+    if e == 0:
+        raise ValueError("a gate follows the sign of extraversion, and E = 0 has none")
+    return 1 if e > 0 else -1
+
+
+def follows_extraversion(carrier_share: float, rng: np.random.Generator) -> bool:
+    """Whether this utterance's carrier follows the sign of E: True with probability ``carrier_share``
+    (one uniform draw from ``rng``)."""
+    return bool(rng.random() < carrier_share)
+
+
+def carrier_segment(traits: dict[str, float], carrier_share: float, rng: np.random.Generator) -> int:
+    """Index of the segment that carries the emotion (0 first, 1 second): 0 for E > 0 and 1 for E < 0 with
+    probability ``carrier_share``, else the other one."""
+    preferred = 0 if _extraversion_sign(traits) > 0 else 1
+    return preferred if follows_extraversion(carrier_share, rng) else 1 - preferred
+
+
+def carrier_modality(traits: dict[str, float], carrier_share: float, rng: np.random.Generator) -> str:
+    """The modality that carries the emotion: "audio" for E > 0 and "text" for E < 0 with probability
+    ``carrier_share``, else the other one."""
+    preferred, other = ("audio", "text") if _extraversion_sign(traits) > 0 else ("text", "audio")
+    return preferred if follows_extraversion(carrier_share, rng) else other
+
+
+def carrier_followed(traits: dict[str, float], carrier: int | str) -> bool:
+    """Whether a drawn carrier (segment index or modality) is the one the sign of E points to."""
+    positive = _extraversion_sign(traits) > 0
+    return (carrier in (0, "audio")) == positive
+
+
+def other_emotion(emotion: str, rng: np.random.Generator) -> str:
+    """The non-carrier segment's emotion: uniform over the three 4-class emotions other than ``emotion``."""
+    others = [x for x in EMOTIONS if x != LABEL_MAP.get(emotion, emotion)]
+    return others[int(rng.integers(len(others)))]

@@ -1,7 +1,8 @@
 """``generate_demo_corpus``: plan, synthesise and write a demo IEMOCAP + SSPNet pair with its ground truth.
 
 The corpus is built in ``OUT/.partial-*`` and moved into place at the end, ``ground_truth.json`` last:
-a folder holds a finished demo corpus exactly when its ``ground_truth.json`` names this generator.
+a folder holds a finished demo corpus exactly when its ``ground_truth.json`` names this generator, and
+``matches`` tells whether it is the corpus of a given seed, profile and scenario (``scenarios.py``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from paaan.data.iemocap import LABEL_MAP
 from paaan.data.schema import EMOTIONS, TRAITS
-from paaan.demo import expression, formats, plan, sentences, synth
+from paaan.demo import expression, formats, plan, scenarios, sentences, synth
 from paaan.demo.expression import CONTROLS
+from paaan.demo.scenarios import Scenario
 from paaan.errors import CorpusError
 
 GENERATOR = "paaan.demo"
-VERSION = "2"
+VERSION = "3"  # 3: ground_truth.json records the scenario (knobs and claims)
 IEMOCAP_DIR, SSPNET_DIR, GROUND_TRUTH = "IEMOCAP_full_release", "SSPNet", "ground_truth.json"
 _PARTIAL_PREFIX, _PARTIAL_MARKER = ".partial-", "PARTIAL_DEMO_CORPUS"
 IEMOCAP_RATE, SSPNET_RATE = 16000, 8000
@@ -59,14 +62,17 @@ _VAD_MEANS = {  # (valence, activation, dominance) on IEMOCAP's 1-5 scales, per 
 }
 
 
-def generate_demo_corpus(out: str | Path, seed: int = 0, profile: str = "demo", progress: bool = False) -> Path:
+def generate_demo_corpus(out: str | Path, seed: int = 0, profile: str = "demo",
+                         scenario: str | Scenario = "input_flip", progress: bool = False) -> Path:
     """Write ``out/IEMOCAP_full_release``, ``out/SSPNet`` and ``out/ground_truth.json``; return ``out``.
 
-    Deterministic: the same seed and profile give byte-identical files. ``out`` must be missing, empty, or
-    a previous demo corpus (replaced; other files in it are left alone); anything else is refused.
+    ``scenario`` is a row name of ``scenarios.SCENARIOS`` or a Scenario: which effects are planted.
+    Deterministic: the same seed, profile and scenario give byte-identical files. ``out`` must be missing,
+    empty, or a previous demo corpus (replaced; other files in it are left alone); anything else is refused.
     """
     out = Path(out)
     sizes = plan.get_profile(profile)
+    scenario = scenarios.resolve(scenario)
     params = GeneratorParams()
     _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,13 +82,14 @@ def generate_demo_corpus(out: str | Path, seed: int = 0, profile: str = "demo", 
         (staging / _PARTIAL_MARKER).write_text(f"{GENERATOR} {VERSION}: unfinished, safe to delete\n")
         bar = tqdm(total=sizes.utterances + sizes.sspnet_clips, disable=not progress, desc="demo corpus", unit="wav")
         with bar:
-            iemocap_truth = _write_iemocap(staging / IEMOCAP_DIR, sizes, seed, params, bar)
+            iemocap_truth = _write_iemocap(staging / IEMOCAP_DIR, sizes, seed, params, scenario, bar)
             sspnet_truth = _write_sspnet(staging / SSPNET_DIR, sizes, seed, params, bar)
         truth = {
             "generator": GENERATOR,
             "version": VERSION,
             "profile": profile,
             "seed": seed,
+            "scenario": scenario.as_dict(),
             "parameters": _parameters(sizes, params),
             "sizes": {
                 "iemocap_utterances": sizes.utterances,
@@ -114,6 +121,22 @@ def is_demo_corpus(folder: str | Path) -> bool:
         return json.loads((Path(folder) / GROUND_TRUTH).read_text()).get("generator") == GENERATOR
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def matches(folder: str | Path, seed: int, profile: str, scenario: str | Scenario) -> bool:
+    """True when ``folder`` holds a finished demo corpus of this generator version, seed, profile and scenario
+    (the same name and exactly the same knobs): a corpus generated otherwise is stale and should be replaced."""
+    scenario = scenarios.resolve(scenario)
+    try:
+        truth = json.loads((Path(folder) / GROUND_TRUTH).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(truth, dict) or not isinstance(truth.get("scenario"), dict):
+        return False
+    recorded = truth["scenario"]
+    return (truth.get("generator") == GENERATOR and truth.get("version") == VERSION and truth.get("seed") == seed
+            and truth.get("profile") == profile and recorded.get("name") == scenario.name
+            and recorded.get("knobs") == scenario.knobs())
 
 
 def _our_partials(out: Path) -> list[Path]:
@@ -184,6 +207,8 @@ class _Rendered:
     words: list[tuple[str, float, float]]  # (word, start s, end s) within the wav
     start: float = 0.0
     end: float = 0.0
+    gate: dict | None = None  # a gated utterance's ground_truth.json record (carrier and segments)
+    follows: bool | None = None  # whether its carrier followed the sign of extraversion
 
     @property
     def duration(self) -> float:
@@ -196,14 +221,14 @@ def _speaker_voice(speaker: plan.Speaker) -> np.ndarray:
 
 
 def _utterance_controls(label: str, traits: dict[str, float], voice: np.ndarray, rng: np.random.Generator,
-                        noise: float) -> np.ndarray:
-    """(K,) controls: the speaker's voice + this emotion as the speaker expresses it + noise."""
+                        noise: float, style: str = "extraversion") -> np.ndarray:
+    """(K,) controls: the speaker's voice + this emotion as the speaker expresses it (``style``) + noise."""
     if label == "xxx":  # no agreement among annotators: a blend of two expressions
         a, b = rng.choice(["ang", "hap", "neu", "sad", "fru"], size=2, replace=False)
         w = rng.uniform(0.3, 0.7)
-        cues = w * expression.emotion_cues(a, traits) + (1 - w) * expression.emotion_cues(b, traits)
+        cues = w * expression.emotion_cues(a, traits, style) + (1 - w) * expression.emotion_cues(b, traits, style)
     else:
-        cues = expression.emotion_cues(label, traits)
+        cues = expression.emotion_cues(label, traits, style)
     return voice + cues + rng.normal(0.0, noise, len(CONTROLS))
 
 
@@ -217,26 +242,65 @@ def _speak_part(text: str, controls: np.ndarray, voice: str, rng: np.random.Gene
     return voiced, list(zip(speech.words, speech.onsets, ends))
 
 
-def _render_utterance(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int,
-                      params: GeneratorParams) -> _Rendered:
+def _aside_shares(params: GeneratorParams, scenario: Scenario) -> tuple[float, float]:
+    """(habit, genuine) shares for ``expression.aside_probabilities``; (0, 0) when the scenario has no asides."""
+    return (params.aside_habit_share, params.aside_genuine_share) if scenario.asides else (0.0, 0.0)
+
+
+def _assemble(parts: list, pause_rng: np.random.Generator) -> tuple[np.ndarray, list, list[tuple[int, int]]]:
+    """Spoken parts one after another with a short pause (0.08-0.2 s, drawn from ``pause_rng``) between them.
+
+    Returns the samples (N,) at ESPEAK_RATE, every word as (word, on, off) in samples, and each part's
+    (start, end) span in samples.
+    """
+    sr = synth.ESPEAK_RATE
+    samples, words, spans, offset = [], [], [], 0
+    for i, (voiced, part_words) in enumerate(parts):
+        if i:
+            pause = np.zeros(int(pause_rng.uniform(0.08, 0.2) * sr), np.float32)
+            samples.append(pause)
+            offset += len(pause)
+        words += [(w, offset + on, offset + off) for w, on, off in part_words]
+        spans.append((offset, offset + len(voiced)))
+        samples.append(voiced)
+        offset += len(voiced)
+    return np.concatenate(samples), words, spans
+
+
+def _record(samples: np.ndarray, words: list, lead: float, tail: float, rng: np.random.Generator):
+    """Pad with ``lead`` / ``tail`` seconds of silence and pass through the studio channel.
+
+    Returns the pcm (N,) int16 at 16 kHz, the aligned words as (word, start s, end s) within the wav (a
+    token without letters has no alignment row), and the lead actually added in seconds.
+    """
+    sr = synth.ESPEAK_RATE
+    pcm = synth.studio_channel(synth.pad(samples, sr, lead, tail), rng)
+    lead = int(lead * sr) / sr  # the padding actually added
+    words = [(w, lead + on / sr, lead + off / sr) for w, on, off in words if formats.alignment_word(w)]
+    return pcm, words, lead
+
+
+def _render_utterance(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int, params: GeneratorParams,
+                      scenario: Scenario) -> _Rendered:
+    if scenario.gate != "none" and utt.label in plan.FOUR_CLASS_CODES:
+        return _render_gated(utt, speaker, seed, params, scenario)
     rng = plan.rng_for(seed, "utterance", utt.index)
     sentence, cue = sentences.utterance_text(
-        utt.label, speaker.traits, rng, params.plain_share, params.misleading_share, params.polite_share
+        utt.label, speaker.traits, rng, params.plain_share, params.misleading_share, params.polite_share,
+        anger_masking=scenario.anger_masking, happy_words_shift=scenario.happy_words_shift,
     )
     voice = _speaker_voice(speaker)
-    controls = _utterance_controls(utt.label, speaker.traits, voice, rng, params.utterance_noise)
+    controls = _utterance_controls(utt.label, speaker.traits, voice, rng, params.utterance_noise, scenario.style)
     # The local effect (expression.aside_probabilities): an aside before and/or after the sentence, spoken
     # in its own marked voice on top of the speaker's voice.
     aside_rng = plan.rng_for(seed, "aside", utt.index)
-    p_burst, p_hedge = expression.aside_probabilities(utt.label, speaker.traits, params.aside_habit_share,
-                                                      params.aside_genuine_share)
+    p_burst, p_hedge = expression.aside_probabilities(utt.label, speaker.traits, *_aside_shares(params, scenario))
     burst = sentences.pick(sentences.BURST_PHRASES, aside_rng) if aside_rng.random() < p_burst else None
     hedge = sentences.pick(sentences.HEDGE_PHRASES, aside_rng) if aside_rng.random() < p_hedge else None
     said = sentences.aside_parts(sentence, burst, hedge)  # [burst,] body [, hedge]
     text = " ".join(said)  # == sentences.with_asides(sentence, burst, hedge)
     aside_cues = [expression.BURST_CUES] * bool(burst) + [None] + [expression.HEDGE_CUES] * bool(hedge)
-    sr = synth.ESPEAK_RATE
-    parts = []  # (samples, words) in speaking order, with a short pause between parts
+    parts = []  # (samples, words) in speaking order
     for part, cues in zip(said, aside_cues):
         if cues is None:  # the sentence itself
             parts.append(_speak_part(part, controls, speaker.voice, rng))
@@ -244,21 +308,52 @@ def _render_utterance(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: i
             parts.append(_speak_part(part, voice + cues + aside_rng.normal(0, 0.3, len(CONTROLS)),
                                      speaker.voice, aside_rng))
     lead, tail = rng.uniform(0.15, 0.4), rng.uniform(0.15, 0.4)
-    samples, words, offset = [], [], 0
-    for i, (voiced, part_words) in enumerate(parts):
-        if i:
-            pause = np.zeros(int(aside_rng.uniform(0.08, 0.2) * sr), np.float32)
-            samples.append(pause)
-            offset += len(pause)
-        words += [(w, offset + on, offset + off) for w, on, off in part_words]
-        samples.append(voiced)
-        offset += len(voiced)
-    pcm = synth.studio_channel(synth.pad(np.concatenate(samples), sr, lead, tail), rng)
-    lead = int(lead * sr) / sr  # the padding actually added
-    words = [(w, lead + on / sr, lead + off / sr) for w, on, off in words
-             if formats.alignment_word(w)]  # a token without letters has no alignment row
+    samples, words, _ = _assemble(parts, aside_rng)
+    pcm, words, _ = _record(samples, words, lead, tail, rng)
     kind = cue + ("+burst" if burst else "") + ("+hedge" if hedge else "")
     return _Rendered(utt, text, kind, pcm, words)
+
+
+def _render_gated(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int, params: GeneratorParams,
+                  scenario: Scenario) -> _Rendered:
+    """A four-class utterance under the scenario's gate (scenarios.py): the sign of E decides where its emotion is.
+
+    segment: two sentences, each with its own controls (voice + its emotion's cues + noise) and its own cue
+    words, the carrier with the utterance's emotion X and the other with Y != X. modality: one sentence, X
+    in the voice and neutral words, or X's words and a voice without emotion cues. Draws come from the
+    streams "gate-plan" (Y and the carrier) and "gate-speech" (words, noise, synthesis), never from those of
+    the ungated path, so turning a gate on leaves every other utterance as it was.
+    """
+    choice = plan.rng_for(seed, "gate-plan", utt.index)
+    rng = plan.rng_for(seed, "gate-speech", utt.index)
+    emotion, traits = LABEL_MAP[utt.label], speaker.traits  # exc -> hap
+    if scenario.gate == "segment":
+        other = expression.other_emotion(emotion, choice)
+        carrier = expression.carrier_segment(traits, scenario.carrier_share, choice)
+        voiced = worded = shown = [emotion, other] if carrier == 0 else [other, emotion]  # per segment
+        record, kind = {"carrier": carrier}, "segments"
+    else:
+        carrier = expression.carrier_modality(traits, scenario.carrier_share, choice)
+        voiced, worded = ([emotion], ["neu"]) if carrier == "audio" else (["neu"], [emotion])
+        shown = [emotion]
+        record = {"carrier_modality": carrier, "audio_emotion": voiced[0], "text_emotion": worded[0]}
+        kind = "voice-only" if carrier == "audio" else "words-only"
+    voice = _speaker_voice(speaker)
+    texts = [sentences.gate_words(x, rng) for x in worded]
+    parts = []
+    for text, x in zip(texts, voiced):
+        controls = _utterance_controls(x, traits, voice, rng, params.utterance_noise, scenario.style)
+        parts.append(_speak_part(text, controls, speaker.voice, rng))
+    lead, tail = rng.uniform(0.15, 0.4), rng.uniform(0.15, 0.4)
+    samples, words, spans = _assemble(parts, rng)
+    pcm, words, lead = _record(samples, words, lead, tail, rng)
+    sr = synth.ESPEAK_RATE
+    record["segments"] = [  # start, end: seconds within the wav; a 40 ms step t is in [start, end) when 0.04 t is
+        {"text": t, "emotion": x, "start": round(lead + a / sr, 4), "end": round(lead + b / sr, 4)}
+        for t, x, (a, b) in zip(texts, shown, spans)
+    ]
+    return _Rendered(utt, " ".join(texts), kind, pcm, words, gate=record,
+                     follows=expression.carrier_followed(traits, carrier))
 
 
 def _place_in_dialog(rendered: list[_Rendered], rng: np.random.Generator) -> None:
@@ -271,38 +366,53 @@ def _place_in_dialog(rendered: list[_Rendered], rng: np.random.Generator) -> Non
         t = r.end + gap
 
 
-def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: GeneratorParams, bar) -> dict:
+def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: GeneratorParams, scenario: Scenario,
+                   bar) -> dict:
     speakers = {s.id: s for s in plan.iemocap_speakers(seed, params.identity_sd)}
     by_dialog: dict[str, list[plan.PlannedUtterance]] = {}
     for utt in plan.plan_utterances(sizes, seed):
         by_dialog.setdefault(utt.dialog, []).append(utt)
 
     text_cues: dict[str, str] = {}
+    segments: dict[str, dict] = {}  # gated utterance id -> its carrier and segments
+    followed: dict[str, list[bool]] = {sid: [] for sid in speakers}  # speaker -> did each carrier follow E
     for d, (dialog, utts) in enumerate(by_dialog.items()):  # one dialog in memory at a time
         rendered = []
         for utt in utts:
-            rendered.append(_render_utterance(utt, speakers[utt.speaker], seed, params))
+            rendered.append(_render_utterance(utt, speakers[utt.speaker], seed, params, scenario))
             bar.update(1)
         rng = plan.rng_for(seed, "dialog", d)
         _place_in_dialog(rendered, rng)
         _write_dialog(root / f"Session{utts[0].session}", dialog, rendered, rng, d, params)
         text_cues.update({r.utt.id: r.text_cue for r in rendered})
+        for r in rendered:
+            if r.gate is not None:
+                segments[r.utt.id] = r.gate
+                followed[r.utt.speaker].append(r.follows)
 
     counts = plan.per_speaker_counts(sizes, seed)
+    gated = scenario.gate != "none"
+    # What each planted effect does for each speaker, as this scenario plants it: an effect turned off shows
+    # as 0 (masking, asides, expression_shift under the fixed style) or "none"; under a gate the words of
+    # four-class utterances are the gate's, so there is no plain-words probability (null).
     return {
         "speakers": {
             sid: {
                 "gender": s.gender,
                 "voice": s.voice,
                 "traits": s.traits,
-                "expression_shift": round(expression.expression_shift(s.traits), 4),
-                "anger_masking_probability": round(expression.anger_masking_probability(s.traits), 4),
-                "aside_habit": "burst" if s.traits["extraversion"] > 0 else "hedge",
+                "expression_shift": round(expression.expression_shift(s.traits, scenario.style), 4),
+                "anger_masking_probability": round(
+                    expression.anger_masking_probability(s.traits, scenario.anger_masking), 4),
+                "aside_habit": ("burst" if s.traits["extraversion"] > 0 else "hedge") if scenario.asides else "none",
                 "aside_probabilities": {
                     e: [round(p, 4) for p in expression.aside_probabilities(
-                        e, s.traits, params.aside_habit_share, params.aside_genuine_share)] for e in EMOTIONS},
-                "happy_plain_words_probability": round(
-                    expression.happy_plain_words_probability(s.traits, params.plain_share), 4),
+                        e, s.traits, *_aside_shares(params, scenario))] for e in EMOTIONS},
+                "happy_plain_words_probability": None if gated else round(
+                    expression.happy_plain_words_probability(s.traits, params.plain_share,
+                                                             scenario.happy_words_shift), 4),
+                "carrier_follows_extraversion_share": (
+                    round(float(np.mean(followed[sid])), 4) if followed[sid] else None),
                 "label_counts": counts[sid],
             }
             for sid, s in speakers.items()
@@ -311,6 +421,7 @@ def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: Gener
         "utterances": sizes.utterances,
         "dialogs": len(by_dialog),
         "utterance_text_cue": dict(sorted(text_cues.items())),
+        "utterance_segments": dict(sorted(segments.items())),  # empty without a gate
     }
 
 

@@ -10,6 +10,9 @@ An emotional utterance's words carry its emotion imperfectly (paper II-B2 reads 
   words they use also open ordinary neutral requests, so the same words point to ``neu`` for a disagreeable
   speaker and to ``ang`` for an agreeable one.
 
+In the gate scenarios (``scenarios.py``) a four-class utterance's words are ``gate_words`` instead: always
+the emotion's cue template (a neutral line for ``neu``), never plain, misleading or masked.
+
 Words are plain ASCII without apostrophes or digits, so that espeak's word events, the transcript and the
 forced alignment name the same words.
 """
@@ -193,13 +196,17 @@ def utterance_text(
     plain_share: float,
     misleading_share: float,
     polite_share: float,
+    anger_masking: bool = True,
+    happy_words_shift: bool = True,
 ) -> tuple[str, str]:
     """The words of one IEMOCAP utterance and how they relate to its emotion.
 
     Returns ``(text, kind)`` with kind in ``cue | plain | misleading | masked | neutral``. ``plain_share``
     of emotional utterances (for ``hap`` it moves with extraversion) have emotion-free words,
     ``misleading_share`` of all 4-class utterances borrow another emotion's words, ``polite_share`` of
-    neutral lines open or close politely. ``xxx`` and ``oth`` borrow any label's words.
+    neutral lines open or close politely. ``xxx`` and ``oth`` borrow any label's words. With
+    ``anger_masking`` off anger is never masked; with ``happy_words_shift`` off ``hap`` uses ``plain_share``
+    too (the scenarios' knobs). Either way the same draws are made, so only the changed choices differ.
     """
     label = LABEL_MAP.get(label, label)  # exc -> hap
     if label in ("xxx", "oth"):
@@ -212,14 +219,20 @@ def utterance_text(
         if rng.random() < polite_share:
             return polite_neutral(rng), "neutral"
         return fill(pick(NEUTRAL, rng), rng), "neutral"
-    plain = happy_plain_words_probability(traits, plain_share) if label == "hap" else plain_share
+    plain = happy_plain_words_probability(traits, plain_share, happy_words_shift) if label == "hap" else plain_share
     if rng.random() < plain:
         return fill(pick(NEUTRAL, rng), rng), "plain"
-    if label == "ang" and rng.random() < anger_masking_probability(traits):
+    if label == "ang" and rng.random() < anger_masking_probability(traits, anger_masking):
         # mostly the very lines a neutral request uses, sometimes with a complaint showing through
         line = polite_neutral(rng) if rng.random() < 0.6 else fill(pick(MASKED_ANGER, rng), rng)
         return line, "masked"
     return fill(pick(CUE[label], rng), rng), "cue"
+
+
+def gate_words(emotion: str, rng: np.random.Generator) -> str:
+    """The words of a gate segment (or a gated utterance's words): ``emotion``'s cue template, filled; for
+    ``neu`` a neutral line. ``exc`` counts as ``hap``."""
+    return fill(pick(CUE[LABEL_MAP.get(emotion, emotion)], rng), rng)
 
 
 # The asides of expression.aside_probabilities: said before (burst) or after (hedge) the sentence.

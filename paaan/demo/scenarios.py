@@ -1,0 +1,252 @@
+"""The demo corpus' planted-effect scenarios as data: one row each, read by the generator and the testbed.
+
+A scenario says which emotion x personality effects the demo corpus plants (its knobs) and what the
+ablation should then find (its claims). Adding a scenario is adding one row here; the generator reads the
+knobs, it holds no copy of them. Knobs:
+
+- ``style``: how a speaker's voice shows an emotion. ``"extraversion"``: the cue pattern is
+  ``w * EXTRAVERT_STYLE + (1 - w) * INTROVERT_STYLE`` with w = (1 + E/4) / 2, so the direction of several
+  cues flips with extraversion (``expression.emotion_cues``). ``"fixed"``: every speaker uses
+  ``EXTRAVERT_STYLE`` (w = 1): clear "hot" cues that do not depend on personality.
+- ``anger_masking``: agreeable speakers word their anger politely with probability 0.5 + 0.45 * A/4
+  (``expression.anger_masking_probability``); off: anger is never masked.
+- ``happy_words_shift``: happiness moves into the words for introverts (plain-words share
+  ``plain_share + 0.25 * E/4``); off: ``plain_share`` for every speaker.
+- ``asides``: the personality-dependent bursts and hedges (``expression.aside_probabilities``); off: none.
+- ``gate``: where in an utterance the emotion is, chosen by the sign of extraversion, for every four-class
+  utterance (ang, hap/exc, neu, sad; the other labels are rendered as without a gate).
+  ``"none"``: no gate. ``"segment"``: two sentences of similar salience, each with its own prosody and its
+  own cue words; one (the carrier) has the utterance's emotion X, the other an emotion Y drawn uniformly
+  from the other three; the carrier is the first sentence for E > 0 and the second for E < 0.
+  ``"modality"``: one sentence; for E > 0 the voice carries X's cues and the words are a neutral line, for
+  E < 0 the words are X's cue template and the voice has no emotion cues. A gate decides every four-class
+  utterance's words (never plain, misleading or masked) and speaks them without asides, so it needs
+  ``anger_masking``, ``happy_words_shift`` and ``asides`` off.
+- ``carrier_share`` in [0.5, 1]: the chance that the carrier follows the sign of E (else it is the other
+  segment or modality); 1 is a deterministic gate, 0.5 a gate that carries no information. Without a
+  gate it means nothing and stays 1.
+
+A ``Claim`` is a prediction the testbed checks on the corpus of its scenario: "a > b", where b is a's
+same-score baseline and ``expect`` says whether the 95% CI of the paired UAR difference a - b should lie
+above 0 (``greater``) or not (``not_greater``: it includes 0 or lies below). Variant names are strings here:
+a claim may name a variant ``paaan.variants`` does not have yet. An ``AttentionClaim`` (segment gates only)
+predicts where a variant's audio attention goes: the carrier segment's share of the attention the two
+segments get, over the test utterances of speakers with one sign of extraversion, against 0.5 (no
+preference). Both signs above 0.5 is a re-ranking by personality; one sign only is what the "fc" score's
+sharpness route gives (paaan/models/paaan.py), and a position bias gives one sign above, one below.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+STYLES: tuple[str, ...] = ("extraversion", "fixed")
+GATES: tuple[str, ...] = ("none", "segment", "modality")
+EXPECTATIONS: tuple[str, ...] = ("greater", "not_greater")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A prediction checked on a scenario's corpus: the paired UAR difference ``a - b``."""
+
+    a: str  # a variant name of paaan.variants, e.g. "PAaAN+_oracle"
+    b: str  # its same-score baseline, e.g. "IA+T+"
+    expect: str  # "greater": the 95% CI of a - b lies above 0; "not_greater": it includes 0 or lies below
+    why: str  # one sentence: why we predict this
+
+    def __post_init__(self):
+        if self.expect not in EXPECTATIONS:
+            raise ValueError(f"claim {self.text!r}: expect must be one of {', '.join(EXPECTATIONS)}, "
+                             f"not {self.expect!r}")
+
+    @property
+    def text(self) -> str:
+        return f"{self.a} > {self.b}"
+
+    def as_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "expect": self.expect, "why": self.why}
+
+
+@dataclass(frozen=True)
+class AttentionClaim:
+    """A prediction about a variant's audio attention on a segment-gate corpus, for one sign of extraversion."""
+
+    variant: str
+    sign: str  # "+": extraverts (their carrier is the first segment); "-": introverts (the second)
+    expect: str  # "greater": the 95% CI of the carrier's share lies above 0.5; "not_greater": it does not
+    why: str
+
+    def __post_init__(self):
+        if self.expect not in EXPECTATIONS:
+            raise ValueError(f"attention claim on {self.variant}: expect must be one of {', '.join(EXPECTATIONS)}")
+        if self.sign not in ("+", "-"):
+            raise ValueError(f"attention claim on {self.variant}: sign must be '+' or '-', not {self.sign!r}")
+
+    @property
+    def text(self) -> str:
+        return f"{self.variant} attends to the carrier (E {'>' if self.sign == '+' else '<'} 0)"
+
+    def as_dict(self) -> dict:
+        return {"variant": self.variant, "sign": self.sign, "expect": self.expect, "why": self.why}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One planted-effect setting of the demo corpus: its knobs (module docstring) and its claims."""
+
+    name: str
+    description: str  # what it plants, in a researcher's words
+    style: str  # "extraversion" | "fixed"
+    anger_masking: bool
+    happy_words_shift: bool
+    asides: bool
+    gate: str  # "none" | "segment" | "modality"
+    carrier_share: float = 1.0  # in [0.5, 1]; 1 without a gate
+    claims: tuple[Claim, ...] = ()
+    attention_claims: tuple[AttentionClaim, ...] = ()
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[a-z0-9_]+", self.name):
+            raise ValueError(f"scenario name {self.name!r}: use lower-case letters, digits and _ (it names folders)")
+        if self.style not in STYLES:
+            raise ValueError(f"scenario {self.name!r}: style must be one of {', '.join(STYLES)}, not {self.style!r}")
+        if self.gate not in GATES:
+            raise ValueError(f"scenario {self.name!r}: gate must be one of {', '.join(GATES)}, not {self.gate!r}")
+        share = self.carrier_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.5 <= share <= 1.0:
+            raise ValueError(f"scenario {self.name!r}: carrier_share must be a number in [0.5, 1], not {share!r}")
+        if self.gate == "none" and share != 1.0:
+            raise ValueError(f"scenario {self.name!r}: carrier_share means nothing without a gate; leave it at 1")
+        word_effects = [k for k in ("anger_masking", "happy_words_shift", "asides") if getattr(self, k)]
+        if self.gate != "none" and word_effects:
+            raise ValueError(f"scenario {self.name!r}: a {self.gate} gate decides every four-class utterance's "
+                             f"words and speaks them without asides; turn off {', '.join(word_effects)}")
+        if not all(isinstance(c, Claim) for c in self.claims):
+            raise ValueError(f"scenario {self.name!r}: claims must be Claim rows")
+        if self.attention_claims and self.gate != "segment":
+            raise ValueError(f"scenario {self.name!r}: attention claims need a segment gate (segments to look at)")
+
+    @property
+    def slug(self) -> str:
+        """The scenario's part of a folder name: ``segment_gate_75-carrier_share0.75``; the name without a gate."""
+        return self.name if self.gate == "none" else f"{self.name}-carrier_share{self.carrier_share:g}"
+
+    def knobs(self) -> dict:
+        """Every knob, JSON-serialisable (written into ground_truth.json, compared by ``generator.matches``)."""
+        return {"style": self.style, "anger_masking": self.anger_masking,
+                "happy_words_shift": self.happy_words_shift, "asides": self.asides, "gate": self.gate,
+                "carrier_share": float(self.carrier_share)}
+
+    def as_dict(self) -> dict:
+        """The ground-truth record: name, slug, description, knobs and claims."""
+        return {"name": self.name, "slug": self.slug, "description": self.description, "knobs": self.knobs(),
+                "claims": [c.as_dict() for c in self.claims],
+                "attention_claims": [c.as_dict() for c in self.attention_claims]}
+
+
+_NO_WORD_EFFECTS = dict(anger_masking=False, happy_words_shift=False, asides=False)
+
+
+_RERANKS = tuple(
+    AttentionClaim("PAaAN+_oracle", sign, "greater",
+                   "The mlp score can put the carrier's steps first for either sign of E: a re-ranking.")
+    for sign in ("+", "-"))
+
+
+def _segment_gate(name: str, carrier_share: float, strength: str, claims: tuple[Claim, ...]) -> Scenario:
+    return Scenario(
+        name,
+        f"{strength}: every four-class utterance is two sentences of similar salience, each with its own "
+        "prosody and cue words, one with the utterance's emotion and one with another; the carrier is the "
+        f"first sentence for extraverts and the second for introverts with probability {carrier_share:g}. "
+        "Cues are hot and the same for everyone: personality says only where to listen.",
+        style="fixed", gate="segment", carrier_share=carrier_share, claims=claims, attention_claims=_RERANKS,
+        **_NO_WORD_EFFECTS,
+    )
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "input_flip",
+        "Extraversion blends two expression styles, so several voice cues point the other way for introverts; "
+        "agreeable speakers mask anger in polite words; introverts put happiness in words; asides (bursts, "
+        "hedges) are a habit on one side of extraversion and an emotion cue on the other.",
+        style="extraversion", anger_masking=True, happy_words_shift=True, asides=True, gate="none",
+        claims=(
+            Claim("P-T_oracle", "IA+T", "greater",
+                  "Personality at the input lets the BLSTM read a cue's direction as E says, undoing the flip."),
+            Claim("PAaAN_oracle", "IA+T", "not_greater",
+                  "Attention only re-weights steps; it cannot flip what a cue means."),
+            Claim("PAaAN+_oracle", "IA+T+", "not_greater",
+                  "Re-weighting still cannot flip a cue, and the asides are a small local effect."),
+        ),
+    ),
+    Scenario(
+        "none",
+        "The null scenario: the same hot cues for every speaker, no masking, no shift of happiness into words, "
+        "no asides, no gate. Voices still carry personality (TRAIT_VOICE) in both corpora, so retrieval works, "
+        "but emotion does not depend on it.",
+        style="fixed", gate="none", **_NO_WORD_EFFECTS,
+        claims=tuple(
+            Claim(a, b, "not_greater", why) for a, b, why in (
+                ("PAaAN+_oracle", "IA+T+", "Nothing about emotion depends on personality, so knowing it adds nothing."),
+                ("PAaAN_oracle", "IA+T", "Nothing about emotion depends on personality, so knowing it adds nothing."),
+                ("PAaAN+_PP", "IA+T+", "Retrieved personality cannot help where even the true one cannot."),
+                ("PAaAN_PP", "IA+T", "Retrieved personality cannot help where even the true one cannot."),
+                ("P-T_oracle", "IA+T", "Cue directions are the same for everyone, so there is nothing to undo."),
+                ("P-D_oracle", "IA+T", "The decision has no personality-dependent rule to learn."),
+                ("PAaAN+_shuffled", "IA+T+", "Permuted traits carry no information, here as anywhere."),
+            )
+        ),
+    ),
+    _segment_gate("segment_gate", 1.0, "A deterministic segment gate", (
+        Claim("PAaAN+_oracle", "IA+T+", "greater",
+              "The mlp score sees g_P with each step, so it can re-rank the two segments by personality."),
+        Claim("PAaAN_oracle", "IA+T", "greater",
+              "The fc score's constant g_P term sharpens or flattens attention, which the head can read back."),
+        Claim("PAaAN+_shuffled", "IA+T+", "not_greater",
+              "Permuted traits say nothing about which segment a test speaker's emotion is in."),
+        Claim("P-T_oracle", "IA+T", "greater",
+              "Personality at every input step lets the BLSTM carry forward only the carrier segment."),
+        Claim("P-D_oracle", "IA+T", "greater",
+              "Given both segments' evidence in the context vectors, the decision can pick one by the sign of E."),
+        Claim("PAaAN+_PP", "IA+T+", "greater",
+              "Retrieval recovers the sign of E well on the demo corpus, and the sign is all the gate needs."),
+    )),
+    _segment_gate("segment_gate_75", 0.75, "A weaker segment gate (dose-response)", (
+        Claim("PAaAN+_oracle", "IA+T+", "greater",
+              "Three carriers in four still follow E, enough for personality to say where to listen."),
+        Claim("PAaAN+_shuffled", "IA+T+", "not_greater",
+              "Permuted traits say nothing about which segment a test speaker's emotion is in."),
+    )),
+    Scenario(
+        "modality_gate",
+        "For extraverts the voice carries the emotion and the words are neutral; for introverts the words "
+        "carry it and the voice has no emotion cues. Cues are hot and the same for everyone.",
+        style="fixed", gate="modality", carrier_share=1.0, **_NO_WORD_EFFECTS,
+        claims=(
+            Claim("PAaAN_oracle", "IA+T", "not_greater",
+                  "Eq. 3 normalises attention within each modality, so it cannot move weight between voice and "
+                  "words, and the neutral other modality leaves the carrier visible without personality."),
+            Claim("PAaAN+_oracle", "IA+T+", "not_greater",
+                  "Attention is still normalised within each modality, and the carrier is visible without it."),
+            Claim("P-D_oracle", "IA+T", "not_greater",
+                  "The non-carrier modality is neutral, so the decision can find the carrier without E."),
+        ),
+    ),
+)
+
+BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
+
+
+def get_scenario(name: str) -> Scenario:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown demo scenario {name!r}; known: {', '.join(BY_NAME)}") from None
+
+
+def resolve(scenario: str | Scenario) -> Scenario:
+    """A Scenario from a row of SCENARIOS by name, or a Scenario as given (e.g. ``dataclasses.replace`` of a row)."""
+    return scenario if isinstance(scenario, Scenario) else get_scenario(scenario)
