@@ -3,7 +3,9 @@
 ``space`` "PP" compares SHLA latents (from a shla run), "NA" the functionals z-scored over both corpora.
 Logs the embeddings table for the given ``k``, the neighbour lists up to ``k_max`` (so any k <= k_max can
 be pooled later without retrieving again, which is how the ablation tunes k), and on the demo corpus the
-correlation between retrieved and true trait means across speakers.
+correlation between retrieved and true trait means across speakers. The bank's scores are z-scored per
+trait over the SSPNet clips (``bank_scores``): the embeddings are in standard deviations of the clip
+scores, whatever scale the corpus' scores came on.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from paaan.data.schema import TRAITS
 from paaan.features.store import FeatureStore
 from paaan.personality import true_profiles
 from paaan.retrieval import PersonalityRetriever, embeddings_from_neighbors, k_bounds, standardise_pooled, \
-    trait_correlations, validate_k
+    standardise_scores, trait_correlations, validate_k
 
 STEP = "retrieve"
 
@@ -41,12 +43,31 @@ def retrieval_space(store: FeatureStore, space: str, shla_run_id: str | None) ->
     raise ValueError(f"space must be PP or NA, got {space!r}")
 
 
+def clip_scores(store: FeatureStore) -> np.ndarray:
+    """The SSPNet clips' Big-Five scores (n_clips, 5) in TRAITS order, in their scale's own units."""
+    return store.clips[list(TRAITS)].to_numpy(np.float64)
+
+
+def bank_scores(store: FeatureStore) -> np.ndarray:
+    """The bank's scores as retrieval pools them (n_clips, 5): each trait z-scored over the SSPNet clips.
+
+    The one place that turns the store's scores into the bank's: ``run_retrieve``, ``neighbours_of`` and the
+    registered model (``registry.pyfunc.log_pyfunc``) all call it, so they pool the same numbers.
+    """
+    return standardise_scores(clip_scores(store))[0]
+
+
+def sspnet_scale(store: FeatureStore) -> str:
+    """The scale the store's SSPNet scores were read on (stores written before scales existed: bfi10)."""
+    return store.manifest.get("summary", {}).get("sspnet_scale", "bfi10")
+
+
 @dataclass
 class Neighbours:
     """Precomputed top-k_max neighbours of every utterance, and the bank's scores: embeddings for any k."""
 
     indices: np.ndarray  # (n_utterances, k_max) indices into the SSPNet clips
-    bank_scores: np.ndarray  # (n_clips, 5)
+    bank_scores: np.ndarray  # (n_clips, 5), standardised (``bank_scores``)
     speakers: np.ndarray  # (n_utterances,)
 
     def embeddings(self, k: int) -> pd.DataFrame:
@@ -78,7 +99,7 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
                                  "paaan.space": space}, entry=entry) as run:
         tracking.log_params({k_: v for k_, v in inputs.items() if v is not None} | {"n_clips": n_clips})
         queries, bank = retrieval_space(store, space, shla_run_id)
-        scores = store.clips[list(TRAITS)].to_numpy(np.float64)
+        scores = bank_scores(store)  # (n_clips, 5) z-scores
         retriever = PersonalityRetriever(k=k, space=space).fit(bank, scores, clip_ids=store.clips["clip"].to_numpy())
         utterances = store.utterances
         neighbors = retriever.neighbors_table(queries, utterances["utterance_id"].to_numpy(), k=k_max)
@@ -93,9 +114,15 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
         if truth is not None:
             r = trait_correlations(embeddings, truth)
             mlflow.log_metrics({f"truth_r_{t}": float(v) for t, v in r.items() if np.isfinite(v)})
-            # Correlation ignores an offset; a channel-biased space shifts every speaker's retrieved scores.
-            bias = {t: float((embeddings[f"{t}_mean"] - truth.loc[embeddings.index, t]).mean()) for t in TRAITS}
-            mlflow.log_metrics({f"truth_bias_{t}": v for t, v in bias.items()})
+            # Correlation ignores an offset (and the standardisation); a channel-biased space shifts every
+            # speaker's retrieved scores. The bias is in the scale's units (the z-scores undone), to compare
+            # with the ground truth, which is in BFI-10 units: on another scale the two share no unit, so
+            # there is no bias to log.
+            if sspnet_scale(store) == "bfi10":
+                _, mean, std = standardise_scores(clip_scores(store))  # (5,), (5,)
+                bias = {t: float((embeddings[f"{t}_mean"] * std[i] + mean[i] - truth.loc[embeddings.index, t]).mean())
+                        for i, t in enumerate(TRAITS)}
+                mlflow.log_metrics({f"truth_bias_{t}": v for t, v in bias.items()})
             mlflow.log_metric("truth_r_mean", float(np.nanmean(r.to_numpy())))
             print(f"retrieve {space}, k={k}: r(retrieved mean, true) per trait: "
                   + ", ".join(f"{t[:4]} {v:+.2f}" for t, v in r.items()), flush=True)
@@ -111,4 +138,4 @@ def neighbours_of(run_id: str, featurize_run_id: str) -> Neighbours:
     indices = np.zeros((len(order), k_max), dtype=np.int64)
     rows = table["utterance_id"].map(order).to_numpy()
     indices[rows, table["rank"].to_numpy() - 1] = table["clip_index"].to_numpy()
-    return Neighbours(indices, store.clips[list(TRAITS)].to_numpy(np.float64), store.utterances["speaker"].to_numpy())
+    return Neighbours(indices, bank_scores(store), store.utterances["speaker"].to_numpy())

@@ -5,6 +5,12 @@ view: every utterance of the speaker retrieves its top-k most cosine-similar SSP
 Big-Five scores of all k x n retrieved clips (n = the speaker's utterances) are summarised by five
 statistics per trait into a 25-d personality embedding.
 
+Units: the bank's scores are z-scored per trait over the SSPNet clips first (``standardise_scores``), so
+the embedding's columns are in standard deviations of the SSPNet clip scores, and a corpus whose scores
+come on another scale (1-5 Likert, 0-100 ratings: ``paaan.data.schema.SCALES``) retrieves the same
+embeddings. The functions here take scores in any units and keep them; the pipeline's steps
+(``experiments.retrieve.bank_scores``, the registry's bank) pass standardised ones.
+
 The comparison space is either the SHLA code ("PP", ``paaan.shla.SHLA.transform``, paper II-C1) or the
 functionals z-scored over the union of both corpora ("NA", ``standardise_pooled``, Table I's PAaAN_NA).
 
@@ -14,7 +20,8 @@ emotion labels: the inputs are acoustic features, speaker ids and SSPNet persona
 
 Usage in a notebook::
 
-    retriever = PersonalityRetriever(k=10, space="PP").fit(Z_sspnet, sspnet_scores)   # (640, 128), (640, 5)
+    z, _, _ = standardise_scores(sspnet_scores)                                       # (640, 5), any scale
+    retriever = PersonalityRetriever(k=10, space="PP").fit(Z_sspnet, z)                 # (640, 128), (640, 5)
     embeddings = retriever.retrieve(Z_iemocap, iemocap_speakers)                     # (10 speakers, 25)
 """
 
@@ -27,7 +34,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from paaan.config import RetrievalConfig
-from paaan.data.schema import TRAIT_SCORE_RANGE, TRAITS
+from paaan.data.schema import TRAITS
 from paaan.numerics import check_matrix, standardisation_stats
 
 _PAPER = RetrievalConfig()
@@ -78,12 +85,30 @@ def cosine_topk(queries: np.ndarray, bank: np.ndarray, k: int,
     return indices, similarities
 
 
+def standardise_scores(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z-score each trait over the bank's clips: (z (m, T), mean (T,), std (T,)) of scores (m, T), T = 5 here.
+
+    The SSPNet scores come on one of several scales (BFI-10 sums in [-4, 4], 1-5 Likert, 0-100 ratings);
+    z-scoring makes the retrieved embedding the same for any of them: an affine rescaling x -> a x + b
+    (a > 0) of a trait leaves its z-scores unchanged. Population std (ddof=0), as every z-normalisation here;
+    a (numerically) constant trait (std below ``paaan.numerics.STD_FLOOR``) gets std 1, so its z-scores
+    are 0 instead of float noise blown up. ``z * std + mean`` gives the scores back.
+    """
+    scores = check_matrix(scores, "scores", unit="traits")
+    mean, std = standardisation_stats(scores)  # (T,), (T,)
+    return (scores - mean) / std, mean, std
+
+
 def personality_embedding(scores: np.ndarray) -> np.ndarray:
     """The 25-d personality embedding (II-C2) of retrieved Big-Five scores (N, 5) in TRAITS order.
 
     Trait-major: element t*5 + s is statistic STATISTICS[s] of trait TRAITS[t]. The standard deviation is
     the population one (ddof=0): the N = k x n retrieved scores are the whole set being described, not a
     sample of a larger one, and it stays defined (0) when N = 1 (k = 1 and a one-utterance speaker).
+
+    The statistics are in the units of ``scores``. The pipeline's are standardised (``standardise_scores``),
+    so mean, median, max and min are in standard deviations of the SSPNet clip scores from the clips'
+    average (0), and std is a spread in those units.
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[1] != len(TRAITS) or scores.shape[0] == 0:
@@ -196,7 +221,9 @@ class PersonalityRetriever(BaseEstimator):
     ``fit(bank_features (m, d), bank_scores (m, 5))`` stores the bank: SSPNet clips in the retrieval space
     (``space``: "PP" = SHLA latents, "NA" = pooled-standardised functionals; the retriever does not compute
     the space, it records which one its inputs are in) and their Big-Five scores averaged over raters, in
-    TRAITS order. Queries must be in the same space.
+    TRAITS order, in any units (the embedding keeps them): paaan passes them z-scored over the clips
+    (``standardise_scores``), which makes the embedding independent of the corpus' score scale. Queries
+    must be in the same space.
 
     LEAKAGE RULE: a speaker's embedding is computed only from that speaker's own utterances (see
     ``embeddings_from_neighbors``), and the API never receives emotion labels: ``retrieve`` takes features
@@ -274,14 +301,9 @@ class PersonalityRetriever(BaseEstimator):
 
 # ------------------------------------------------------------------------------------------ helpers
 def _check_scores(scores: np.ndarray) -> np.ndarray:
-    scores = check_matrix(scores, "bank_scores", len(TRAITS))
-    low, high = TRAIT_SCORE_RANGE
-    outside = np.argwhere((scores < low) | (scores > high))
-    if len(outside):
-        row, col = outside[0]
-        raise ValueError(f"bank_scores: clip {row}, {TRAITS[col]} = {scores[row, col]} outside the BFI-10 range "
-                         f"[{low}, {high}]")
-    return scores
+    # Finite (m, 5) only: no range, since standardised scores (z) have none, and the corpus reader
+    # (paaan.data.sspnet) has already checked the raw scores against their scale's range.
+    return check_matrix(scores, "bank_scores", len(TRAITS))
 
 
 def _speaker_codes(speakers, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from corpus_fixtures import utterance_ids, write_iemocap, write_sspnet, write_tone
-from paaan.data import inner_split, leave_one_session_out, load_iemocap, load_sspnet, validation_split
+from paaan.data import load_iemocap, load_sspnet, validation_split
 from paaan.data.iemocap import parse_wdseg, speaker_of
-from paaan.data.schema import TRAITS
-from paaan.errors import CorpusError
+from paaan.data.schema import SCALE_NAMES, SCALES, TRAITS
+from paaan.data.sspnet import detect_scale, load_sspnet_ratings
+from paaan.errors import CorpusError, PaaanError
 
 
 @pytest.fixture()
@@ -183,34 +184,164 @@ def test_sspnet_missing_parts_are_errors(tmp_path):
         load_sspnet(root)
 
 
+# --- SSPNet score scales --------------------------------------------------------------------------------
+
+
+def write_scores(root, raters: dict) -> object:
+    """Per-rater layout written by hand: rater -> {clip: five scores in TRAITS order}; returns the root."""
+    clips = sorted({clip for scores in raters.values() for clip in scores})
+    for clip in clips:
+        write_tone(root / "Audio_clips" / f"{clip}.wav", rate=8000)
+    (root / "Personality_Scores").mkdir(parents=True, exist_ok=True)
+    for rater, scores in raters.items():
+        lines = ["clip," + ",".join(TRAITS)] + [f"{c}," + ",".join(str(v) for v in row) for c, row in scores.items()]
+        (root / "Personality_Scores" / f"{rater}.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_the_three_scales_and_their_ranges():
+    assert {name: scale.range for name, scale in SCALES.items()} == {
+        "bfi10": (-4, 4), "likert5": (1, 5), "continuous100": (0, 100)}
+    assert SCALE_NAMES == ("auto", "bfi10", "likert5", "continuous100")
+
+
+@pytest.mark.parametrize("scores, scale", [
+    ([-4, 4], "bfi10"),
+    ([5, 5, 1], "likert5"),         # 5 is not above 5, 1 is not below 1
+    ([1, 4, 2], "likert5"),         # fits bfi10 too: all in [1, 4] reads as likert5 (documented)
+    ([0.999, 5], "bfi10"),          # one score below 1
+    ([6, 0], "bfi10"),              # 1 of 2 above 5: half is not more than half
+    ([6, 6, 0], "continuous100"),   # 2 of 3 above 5
+    ([5.001, 5.001, 3], "continuous100"),
+    ([[0, 12.5, 50, 87.5, 100]], "continuous100"),  # any shape: all scores together
+])
+def test_detect_scale_rule_and_its_boundaries(scores, scale):
+    assert detect_scale(np.array(scores, dtype=float)).name == scale
+
+
+def test_detect_scale_needs_scores():
+    with pytest.raises(ValueError, match="no scores"):
+        detect_scale(np.array([]))
+
+
+@pytest.mark.parametrize("raters, scale, detail", [
+    ({"r1": {"0001": [-1, 0, 2, 3, 1], "0002": [0, 1, 4, 2, 2]}, "r2": {"0001": [1, 1, 1, 1, 1]}},
+     "bfi10", "from the score -1 (Personality_Scores/r1.csv, clip 0001, openness), which is below 1"),
+    ({"r1": {"0001": [1, 2, 3, 4, 5], "0002": [2, 3, 3, 4, 1.5]}, "r2": {"0002": [5, 4, 3, 2, 2]}},
+     "likert5", "from the lowest score 1 (Personality_Scores/r1.csv, clip 0001, openness)"),
+    # 14 of 15 scores above 5; the highest decides the message: 100 in r2's clip 0002, conscientiousness
+    ({"r1": {"0001": [0, 12.5, 50, 87.5, 62.5], "0002": [25, 62.5, 75, 37.5, 50]},
+      "r2": {"0002": [30, 100, 55.5, 45, 70]}},
+     "continuous100", "from the score 100 (Personality_Scores/r2.csv, clip 0002, conscientiousness): "
+                      "14 of 15 scores are above 5"),
+])
+def test_sspnet_scale_is_detected_from_hand_written_rater_files(tmp_path, raters, scale, detail):
+    root = write_scores(tmp_path / "SSPNet", raters)
+    clips = load_sspnet(root)
+    assert clips.attrs["scale"] == scale and clips.attrs["ratings"].attrs["scale"] == scale
+    assert clips.attrs["scale_detected_from"].startswith(f"scale {scale} was detected {detail}")
+    # scores stay in the scale's own units: clip 0001's openness averaged over its raters
+    first = [row[0] for r in raters.values() for c, row in r.items() if c == "0001"]
+    assert clips.set_index("clip").loc["0001", "openness"] == pytest.approx(np.mean(first))
+
+
+def test_explicit_scale_against_auto(tmp_path):
+    # Every score in [1, 4]: auto reads likert5 (the rule), an explicit bfi10 reads the same numbers.
+    root = write_scores(tmp_path / "SSPNet", {"r1": {"0001": [1, 2, 3, 4, 4], "0002": [4, 3, 2, 1, 1]}})
+    auto, given = load_sspnet(root), load_sspnet(root, scale="bfi10")
+    assert auto.attrs["scale"] == "likert5" and given.attrs["scale"] == "bfi10"
+    assert given.attrs["scale_detected_from"] is None
+    np.testing.assert_array_equal(auto[list(TRAITS)].to_numpy(), given[list(TRAITS)].to_numpy())
+    # An explicit scale is checked the same way, and its error says nothing about detection.
+    likert = write_scores(tmp_path / "a", {"r1": {"0001": [1, 2, 3, 4, 5]}})
+    assert load_sspnet(likert, scale="continuous100").attrs["scale"] == "continuous100"  # fits [0, 100]
+    with pytest.raises(CorpusError, match=r"r1\.csv: clip 0001: neuroticism score 5 is out of range \[-4, 4\]") as err:
+        load_sspnet(likert, scale="bfi10")
+    err.match(r"of scale bfi10 \(BFI-10 trait score: sum of two 5-point items, one reversed\)$")
+    assert "detected" not in str(err.value)
+    with pytest.raises(CorpusError, match=r"r1\.csv: clip 0001: openness score -2 is out of range \[1, 5\]"):
+        load_sspnet(write_scores(tmp_path / "b", {"r1": {"0001": [-2, 2, 3, 4, 4]}}), scale="likert5")
+
+
+def test_out_of_range_under_a_detected_scale_names_file_clip_trait_and_the_detection(tmp_path):
+    # min -1 (r1, clip 0001, openness) -> bfi10; then 4.5 (r1, clip 0002, extraversion) is outside [-4, 4].
+    root = write_scores(tmp_path / "SSPNet", {"r1": {"0001": [-1, 0, 2, 3, 1], "0002": [0, 1, 4.5, 2, 2]},
+                                              "r2": {"0001": [1, 1, 1, 1, 1]}})
+    with pytest.raises(CorpusError) as err:
+        load_sspnet(root)
+    err.match(r"Personality_Scores/r1\.csv: clip 0002: extraversion score 4\.5 is out of range \[-4, 4\] "
+              r"of scale bfi10 ")
+    err.match(r"scale bfi10 was detected from the score -1 \(Personality_Scores/r1\.csv, clip 0001, openness\)")
+    err.match(r"Set the scale explicitly with --sspnet-scale \(bfi10, likert5, continuous100\)$")
+    # A 0-100 corpus with one negative score: detected from its highest score, the -3 reported.
+    root = write_scores(tmp_path / "c100", {"r1": {"0001": [10, 20, 30, 40, 50], "0002": [60, 70, -3, 90, 80]}})
+    with pytest.raises(CorpusError) as err:
+        load_sspnet_ratings(root)
+    err.match(r"r1\.csv: clip 0002: extraversion score -3 is out of range \[0, 100\] of scale continuous100")
+    err.match(r"detected from the score 90 \(Personality_Scores/r1\.csv, clip 0002, agreeableness\): "
+              r"9 of 10 scores are above 5")
+
+
+def test_one_mistyped_score_does_not_change_the_detected_scale(tmp_path):
+    # A BFI-10 corpus with one 7: the majority is not above 5, so bfi10 is detected and the 7 is reported.
+    root, _ = write_sspnet(tmp_path / "SSPNet", n_clips=6, raters=3)
+    rater = root / "Personality_Scores" / "Annotator_02.csv"
+    lines = rater.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[5] = "7"  # neuroticism of clip 0001
+    lines[1] = ",".join(cells)
+    rater.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorpusError, match=r"Annotator_02\.csv: clip 0001: neuroticism score 7 is out of range "
+                                          r"\[-4, 4\] of scale bfi10 .*scale bfi10 was detected"):
+        load_sspnet(root)
+
+
+def test_unknown_scale_lists_the_known_ones(tmp_path):
+    root, _ = write_sspnet(tmp_path / "SSPNet", n_clips=2, raters=1)
+    with pytest.raises(PaaanError, match=r"unknown SSPNet score scale 'likert7'; known: auto, bfi10, likert5, "
+                                         r"continuous100"):
+        load_sspnet(root, scale="likert7")
+
+
+def test_manifest_layout_detects_its_scale_too(tmp_path):
+    root = tmp_path / "copy"
+    write_tone(root / "a.wav", rate=8000)
+    (root / "manifest.csv").write_text("clip,wav,O,C,E,A,N\na,a.wav,10,20,30,40,101\n")
+    with pytest.raises(CorpusError, match=r"manifest\.csv: clip a: neuroticism score 101 is out of range \[0, 100\]"
+                                          r".*detected from the score 101 \(manifest\.csv, clip a, neuroticism\)"):
+        load_sspnet(root)
+    (root / "manifest.csv").write_text("clip,wav,O,C,E,A,N\na,a.wav,10,20,30,40,100\n")
+    assert load_sspnet(root).attrs["scale"] == "continuous100"
+
+
+def test_inspect_sspnet_reports_the_scale_and_takes_sspnet_scale(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from experiments.cli import SSPNET_SCALES, main
+
+    assert SSPNET_SCALES == SCALE_NAMES  # the CLI spells the names out (no pandas at import)
+    root = write_scores(tmp_path / "SSPNet", {"r1": {"0001": [1, 2, 3, 4, 5], "0002": [4, 3, 2, 1, 1]}})
+    result = CliRunner().invoke(main, ["inspect", "sspnet", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["scale"] == "likert5" and summary["scale_detected_from"].startswith("scale likert5 was detected")
+    result = CliRunner().invoke(main, ["inspect", "sspnet", str(root), "--sspnet-scale", "continuous100"])
+    assert result.exit_code == 0, result.output
+    assert "scale: continuous100" in result.output.splitlines()
+    assert "scale_detected_from: None" in result.output.splitlines()
+    result = CliRunner().invoke(main, ["inspect", "sspnet", str(root), "--sspnet-scale", "bfi10"])
+    assert result.exit_code == 2 and "neuroticism score 5 is out of range [-4, 4]" in result.output
+    result = CliRunner().invoke(main, ["inspect", "sspnet", str(root), "--sspnet-scale", "likert7"])
+    assert result.exit_code == 2
+    assert "'likert7' is not one of 'auto', 'bfi10', 'likert5', 'continuous100'" in result.output
+
+
 # --- folds ---------------------------------------------------------------------------------------------
 
 
-def test_leave_one_session_out_never_puts_a_test_speaker_in_training(iemocap):
-    table = load_iemocap(iemocap)
-    folds = leave_one_session_out(table)
-    assert [f.test_session for f in folds] == [1, 2, 3, 4, 5]
-    for fold in folds:
-        train_speakers = set(table["speaker"].iloc[fold.train])
-        test_speakers = set(table["speaker"].iloc[fold.test])
-        assert test_speakers and not (train_speakers & test_speakers)
-        assert len(fold.train) + len(fold.test) == len(table) == 25
-        assert len(test_speakers) == 2  # a session is a dyad
-    # every utterance is tested exactly once
-    assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(len(table)))
-
-
-def test_inner_split_stays_inside_the_training_sessions(iemocap):
-    table = load_iemocap(iemocap)
-    for fold in leave_one_session_out(table):
-        inner = inner_split(table, fold)
-        inner_sessions = set(table["session"].iloc[inner.test])
-        assert inner_sessions == {inner.test_session} and inner.test_session != fold.test_session
-        assert set(table["session"].iloc[inner.train]) == set(fold.train_sessions) - {inner.test_session}
-        assert set(np.concatenate([inner.train, inner.test]).tolist()) == set(fold.train.tolist())
-    # fold 5 (test session 5) validates on session 1, fold 2 on session 3
-    folds = leave_one_session_out(table)
-    assert inner_split(table, folds[4]).test_session == 1 and inner_split(table, folds[1]).test_session == 3
+# (leave-one-session-out, leave-one-speaker-out and fold files: tests/test_folds.py)
 
 
 def test_validation_split_is_stratified_seeded_and_disjoint():

@@ -1,13 +1,18 @@
 """Personality embedding retrieval (paper II-C2): cosine top-k, the 25 statistics, k bounds, leakage."""
 
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from paaan.data import load_sspnet
 from paaan.data.schema import TRAITS
 from paaan.retrieval import (EMBEDDING_COLUMNS, STATISTICS, PersonalityRetriever, cosine_topk,
                              embeddings_from_neighbors, k_bounds, personality_embedding, standardise_pooled,
-                             trait_correlations, validate_k)
+                             standardise_scores, trait_correlations, validate_k)
 
 
 def brute_force_topk(queries, bank, k):
@@ -217,9 +222,14 @@ def test_retriever_defaults_and_input_errors():
     with pytest.raises(ValueError, match="space must be one of"):
         PersonalityRetriever(k=1, space="raw").fit(BANK, SCORES)
     bad = SCORES.copy()
-    bad[2, 4] = 4.5
-    with pytest.raises(ValueError, match="clip 2, neuroticism = 4.5 outside"):
+    bad[2, 4] = np.nan
+    with pytest.raises(ValueError, match="bank_scores: non-finite value at row 2, column 4"):
         PersonalityRetriever(k=1).fit(BANK, bad)
+    with pytest.raises(ValueError, match="bank_scores: expected 5 dimensions per row, got 4"):
+        PersonalityRetriever(k=1).fit(BANK, SCORES[:, :4])
+    # Standardised scores have no range: a clip 4.5 standard deviations out is a valid bank score.
+    bad[2, 4] = 4.5
+    PersonalityRetriever(k=1).fit(BANK, bad)
     with pytest.raises(ValueError, match="one speaker per row"):
         PersonalityRetriever(k=1).fit(BANK, SCORES).retrieve(BANK, ["a", "b"])
     with pytest.raises(RuntimeError, match="not fitted"):
@@ -248,3 +258,89 @@ def test_trait_correlations_by_hand():
     assert np.isnan(r["neuroticism"])
     with pytest.raises(ValueError, match=r"without a true profile: \['d'\]"):
         trait_correlations(pd.concat([emb, emb.iloc[[0]].rename(index={"a": "d"})]), truth)
+
+
+# ------------------------------------------------------------------------------------- score scales
+def test_standardise_scores_by_hand():
+    scores = np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 2.0]])  # (3 clips, 2 traits); the second is constant
+    z, mean, std = standardise_scores(scores)
+    # column 0: mean 3, population variance (4 + 0 + 4) / 3 = 8/3, so z = -+2 / sqrt(8/3) = -+sqrt(3/2);
+    # column 1: constant, std 0 is floored to 1, so z = 0
+    np.testing.assert_allclose(mean, [3.0, 2.0])
+    np.testing.assert_allclose(std, [np.sqrt(8 / 3), 1.0])
+    np.testing.assert_allclose(z, [[-np.sqrt(1.5), 0.0], [0.0, 0.0], [np.sqrt(1.5), 0.0]])
+    np.testing.assert_allclose(z * std + mean, scores)  # undone exactly (the bias metrics rely on it)
+    # the same clips on another scale, x -> (x + 4) * 12.5: the same z-scores
+    np.testing.assert_allclose(standardise_scores((scores + 4) * 12.5)[0], z, atol=1e-12)
+    with pytest.raises(ValueError, match="non-finite value at row 1, column 0"):
+        standardise_scores(np.array([[1.0, 2.0], [np.inf, 2.0]]))
+
+
+def rescaled_copy(sspnet: Path, out: Path, rescale) -> Path:
+    """A copy of an SSPNet folder whose every rater file's scores are rescaled (x -> rescale(x))."""
+    shutil.copytree(sspnet, out)
+    files = sorted((out / "Personality_Scores").glob("*.csv"))
+    assert files
+    for path in files:
+        table = pd.read_csv(path, dtype={"clip": str})
+        traits = [c for c in table.columns if c != "clip"]  # full names, or initials (the demo's quirk)
+        assert len(traits) == len(TRAITS)
+        table[traits] = rescale(table[traits].astype(float))
+        table.to_csv(path, index=False)
+    return out
+
+
+@pytest.mark.parametrize("scale, rescale", [
+    ("continuous100", lambda x: (x + 4) * 12.5),  # [-4, 4] -> [0, 100]
+    ("likert5", lambda x: (x + 4) / 2 + 1),       # [-4, 4] -> [1, 5]
+])
+def test_a_rescaled_corpus_gives_the_same_retrieved_embeddings_after_standardisation(tiny_corpus, tmp_path,
+                                                                                     scale, rescale):
+    original = load_sspnet(tiny_corpus / "SSPNet")
+    copy = load_sspnet(rescaled_copy(tiny_corpus / "SSPNet", tmp_path / "SSPNet", rescale))
+    assert original.attrs["scale"] == "bfi10" and copy.attrs["scale"] == scale
+    assert copy["clip"].tolist() == original["clip"].tolist()
+    raw, raw_copy = (c[list(TRAITS)].to_numpy(np.float64) for c in (original, copy))
+    np.testing.assert_allclose(raw_copy, rescale(raw), atol=1e-9)  # the clips table keeps the scale's units
+    assert not np.allclose(raw_copy, raw)
+    z, z_copy = standardise_scores(raw)[0], standardise_scores(raw_copy)[0]
+    np.testing.assert_allclose(z_copy, z, rtol=0, atol=1e-9)
+    # the same neighbour lists pooled from either bank: the same 25-d embeddings
+    rng = np.random.default_rng(0)
+    neighbors = rng.integers(0, len(raw), size=(40, 6))  # (40 utterances, k_max 6)
+    speakers = rng.choice(["s1", "s2", "s3", "s4", "s5"], size=40)
+    for k in (1, 3, 6):
+        a = embeddings_from_neighbors(neighbors, z, speakers, k)
+        b = embeddings_from_neighbors(neighbors, z_copy, speakers, k)
+        np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=0, atol=1e-9)
+    # undoing the standardisation of a retrieved mean gives the raw scores' mean (what truth_bias_* logs)
+    _, mean, std = standardise_scores(raw)
+    from_raw = embeddings_from_neighbors(neighbors, raw, speakers, 6)
+    for i, t in enumerate(TRAITS):
+        np.testing.assert_allclose(a[f"{t}_mean"] * std[i] + mean[i], from_raw[f"{t}_mean"], atol=1e-9)
+    # ... while the raw scores would not give the same embeddings
+    assert not np.allclose(embeddings_from_neighbors(neighbors, raw_copy, speakers, 3).to_numpy(),
+                           embeddings_from_neighbors(neighbors, raw, speakers, 3).to_numpy())
+
+
+def test_every_step_pools_the_same_standardised_bank_scores():
+    from experiments.retrieve import bank_scores, clip_scores, sspnet_scale
+
+    clips = pd.DataFrame(SCORES, columns=list(TRAITS)).assign(clip=["c0", "c1", "c2", "c3"])
+    store = SimpleNamespace(clips=clips, manifest={"summary": {"sspnet_scale": "likert5"}})
+    np.testing.assert_array_equal(clip_scores(store), SCORES)
+    np.testing.assert_allclose(bank_scores(store), standardise_scores(SCORES)[0])
+    np.testing.assert_allclose(bank_scores(store).mean(axis=0), 0, atol=1e-12)
+    assert sspnet_scale(store) == "likert5"
+    assert sspnet_scale(SimpleNamespace(manifest={"summary": {}})) == "bfi10"  # stores from before scales
+
+
+def test_the_feature_store_records_the_scale_and_keeps_raw_scores(tiny_store):
+    from experiments.retrieve import bank_scores, clip_scores, sspnet_scale
+
+    assert tiny_store.manifest["feature_config"]["sspnet_scale"] == "auto"  # asked for
+    assert tiny_store.manifest["summary"]["sspnet_scale"] == "bfi10" == sspnet_scale(tiny_store)  # detected
+    raw = clip_scores(tiny_store)
+    assert raw.min() >= -4 and raw.max() <= 4 and raw.std(axis=0).min() > 1  # BFI-10 units, not z-scores
+    np.testing.assert_allclose(bank_scores(tiny_store), standardise_scores(raw)[0])
+    np.testing.assert_allclose(bank_scores(tiny_store).std(axis=0), 1.0)

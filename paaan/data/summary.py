@@ -35,11 +35,14 @@ def summarize_iemocap(root, max_files: int = 20) -> dict:
     }
 
 
-def summarize_sspnet(root, max_files: int = 20) -> dict:
-    clips = load_sspnet(root)
+def summarize_sspnet(root, max_files: int = 20, scale: str = "auto") -> dict:
+    """Counts and per-trait statistics (in the scale's units) of an SSPNet copy; ``scale`` as in load_sspnet."""
+    clips = load_sspnet(root, scale=scale)
     ratings = clips.attrs["ratings"]
     return {
         "root": str(root),
+        "scale": clips.attrs["scale"],
+        "scale_detected_from": clips.attrs["scale_detected_from"],  # None when the scale was given
         "clips": int(len(clips)),
         "speakers": int(clips["speaker"].nunique()) if clips["speaker"].notna().any() else None,
         "raters": int(ratings["rater"].nunique()),
