@@ -82,15 +82,15 @@ def variant_costs(store, share: float, seed: int = 0, device: str = "cpu") -> di
 
 def study_trials(store) -> list[dict]:
     """Every training of the paper's study: variant, role and its number of fit rows (as train_fold splits)."""
-    from paaan.data.folds import inner_split, leave_one_session_out
+    from paaan.data.folds import inner_fold, leave_one_session_out
 
     utterances = store.utterances
     n_all = len(utterances)
     k_trials = bench_profile("paper").tune.k_trials
     trials = []
     for fold in leave_one_session_out(utterances):
-        outer = len(fold.train)
-        inner = len(inner_split(utterances, fold).train)
+        outer = len(fold.train) + len(fold.validation)  # the paper profile validates on a share of these
+        inner = len(inner_fold(fold).train)  # k trials train on the training sessions, score the held-out one
         for v in PAPER_VARIANTS:
             trials.append({"variant": v, "role": "grid", "rows": outer})
             if v in RETRIEVAL_VARIANTS:

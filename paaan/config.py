@@ -23,6 +23,8 @@ class FeatureConfig:
     # II-B2: GloVe 42B 300-d in the paper; offline default is the real GloVe 6B 50-d (see NOTES).
     glove: str = "glove-6b-50d"
     sample_rate: int = 16000  # IEMOCAP's rate; other rates are resampled to it
+    # II-A2: the scale of SSPNet's trait scores: "auto" (detected), "bfi10" [-4, 4], "likert5", "continuous100".
+    sspnet_scale: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ class ModelConfig:
     # score layer (tanh, the usual Keras attention of the time) lets g_P shift the scores non-uniformly.
     # "linear" is the literal reading (personality-blind attention), "relu" the other choice III-A allows.
     attention_activation: str = "tanh"
+    # What scores a step before that activation (eq. 3). "fc": one fully connected layer to a scalar, eq. 3 as
+    # the paper writes it. For one utterance the score is then act(u_t + w_P g_P) with u_t from the step and
+    # w_P g_P the same at every step: act is monotone, so g_P can make the attention sharper or flatter but can
+    # never change which steps rank above which (tests/test_models.py proves it). "mlp": a hidden layer
+    # (``attention_hidden`` tanh units) over [g_T, g_A, g_P] before the scalar: g_P then interacts with each
+    # step's state and can re-rank the steps. Not in the paper; the variants table's "+" rows use it.
+    attention_score: str = "fc"
+    attention_hidden: int = 16
 
 
 @dataclass(frozen=True)
@@ -96,10 +106,17 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 32
     lr: float = 1e-4
-    # Model selection inside the training sessions only: a stratified share of the training utterances is
-    # held out to pick the best epoch (the test session is never looked at).
+    # Model selection inside the training data only (the test speakers are never looked at), on
+    # ``validation``: "utterances", a stratified ``val_fraction`` of all training utterances (the training
+    # speakers' own utterances); "speakers", the fold's held-out training speakers (the training session after
+    # the test session under leave-one-session-out, the session partner under leave-one-speaker-out; see
+    # paaan.data.folds), so the chosen epoch is the one that generalises to unseen speakers.
+    validation: str = "utterances"
     val_fraction: float = 0.1
     select_best_epoch: bool = True
+    # Early stopping (0 = off: every one of ``epochs`` runs): stop when the validation UAR has not improved for
+    # this many epochs; ``epochs`` is then the maximum.
+    patience: int = 0
     length_buckets: bool = True  # batch utterances of similar length together
     # Not in the paper (0 = off): L2 weight decay of Adam, and Gaussian noise (sd, in standardised units)
     # added to the personality embedding of every training utterance. With only 8 training speakers the
@@ -107,6 +124,12 @@ class TrainConfig:
     # function of personality that carries over to the unseen test speakers.
     weight_decay: float = 0.0
     personality_noise: float = 0.0
+    # Share of training batches whose word-step alignment is dropped (every step_word = -1), so the network
+    # also learns the time-average fallback a served model without word timings uses. 0 = off (the paper).
+    alignment_dropout: float = 0.0
+    # Every this many epochs a Ray trial saves model, optimizer and early-stopping state (a retried trial
+    # continues from there); 0 = never.
+    checkpoint_every: int = 5
     threads: int = 0  # torch intra-op threads per trial; 0 = torch's default
 
 
@@ -115,6 +138,14 @@ class TuneConfig:
     # Optuna-tuned k (the paper does not report k): trials per (variant, outer fold) and k's upper bound.
     k_trials: int = 8
     k_max: int = 50  # also capped at the number of SSPNet clips
+    # Early stopping of hopeless k trials (Ray Tune's ASHA, one bracket per tuning problem): "asha" or "none".
+    # A trial reports ``metric`` every epoch; at epochs grace_period * reduction_factor^i a trial below the
+    # best 1/reduction_factor of the trials that reached that epoch stops. Grid cells and final models always
+    # train to their full schedule.
+    scheduler: str = "asha"
+    grace_period: int = 5
+    reduction_factor: int = 3
+    metric: str = "best_val_uar"  # the best validation UAR so far (monotone: one noisy epoch does not prune)
 
 
 @dataclass(frozen=True)

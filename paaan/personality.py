@@ -1,7 +1,8 @@
 """Per-speaker personality embeddings as the networks see them: the oracle profile and fold-wise scaling.
 
-The retrieved embeddings (PP, NA) come from ``paaan.retrieval``; this module adds the oracle (the demo
-corpus' true Big-Five profile, in the same 25-d format) and the standardisation applied before training.
+The retrieved embeddings (PP, NA) come from ``paaan.retrieval`` (in standard deviations of the SSPNet clip
+scores); this module adds the oracle (the demo corpus' true Big-Five profile in the same 25-d format, in
+BFI-10 trait units: it is not retrieved) and the standardisation applied before training.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from paaan.data.schema import TRAITS
 from paaan.errors import PaaanError
 from paaan.retrieval import EMBEDDING_COLUMNS, STATISTICS
 
-STD_FLOOR = 0.1  # trait-score units (scores span [-4, 4]); keeps near-constant dimensions from exploding
+# The floor of ``standardise``'s std; keeps near-constant dimensions (a max or min stuck at the bank's most
+# extreme clip for every speaker) from exploding. Its units are the embedding's: retrieved embeddings are in
+# standard deviations of the SSPNet clip scores (``paaan.retrieval.standardise_scores``), so 0.1 is a tenth
+# of the clips' spread of a trait (0.14-0.17 BFI-10 units on the demo corpus, whose clip scores have std
+# 1.4-1.7: about the 0.1 trait units this floor was in before the scores were standardised, so kept). The
+# oracle stays in BFI-10 trait units, where 0.1 only meets its std column (0 for every speaker).
+STD_FLOOR = 0.1
 
 
 def true_profiles(ground_truth: str | Path | dict) -> pd.DataFrame:
@@ -48,11 +55,32 @@ def oracle_embeddings(profiles: pd.DataFrame | str | Path | dict) -> pd.DataFram
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(EMBEDDING_COLUMNS)).sort_index()
 
 
+def shuffled_embeddings(embeddings: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The same rows handed to other speakers: a seeded derangement, so no speaker keeps its own profile.
+
+    The control for the oracle: the same values (so the same capacity and the same spread after
+    standardisation), and a speaker-specific constant the network can memorise, but one that says nothing
+    true about the speaker. Drawn by rejection (a uniform permutation until it has no fixed point: about
+    e = 2.7 draws on average), so every derangement is equally likely.
+    """
+    speakers = list(embeddings.index)
+    if len(speakers) < 2:
+        raise PaaanError(f"cannot shuffle the personalities of {len(speakers)} speaker(s) across speakers")
+    rng = np.random.default_rng([int(seed), 0x5348_5546])  # "SHUF": a stream of its own
+    while True:
+        order = rng.permutation(len(speakers))
+        if not np.any(order == np.arange(len(speakers))):
+            break
+    shuffled = embeddings.iloc[order].copy()
+    shuffled.index = embeddings.index
+    return shuffled
+
+
 def standardise(embeddings: pd.DataFrame, train_speakers) -> pd.DataFrame:
     """Z-score each of the 25 dimensions with the mean and std of the TRAINING speakers only.
 
-    Retrieved embeddings cluster near the SSPNet average, so the between-speaker differences are small in
-    raw units; scaling them to unit spread lets the 16-unit pre-layer read them. Statistics come from the
+    Retrieved embeddings cluster near the SSPNet average, so the between-speaker differences are small next
+    to the clips' spread (the embedding's unit); scaling them to unit spread lets the 16-unit pre-layer read them. Statistics come from the
     fold's training speakers, never the test speakers (their embeddings are only transformed).
     """
     train = embeddings.loc[sorted(set(train_speakers))]

@@ -1,7 +1,16 @@
-"""Table I from per-fold results: fold-aggregated scores, confidence intervals, a paired test, the figure.
+"""Table I from per-fold results: scores over folds x seeds, confidence intervals, paired tests, the figures.
 
-Pure pandas/scipy/matplotlib: ``experiments/ablation.py`` feeds it the trials' metrics and predictions and
-logs what it returns.
+Pure pandas/scipy/matplotlib: ``experiments/ablation.py`` and ``experiments/testbed.py`` feed it the trials'
+metrics and predictions and log what it returns.
+
+The statistics, and why. Every (variant, fold, seed) trial gives one UAR. Seeds of one fold share its test
+speakers and its training data, so they are not independent replicates of the fold: a (fold, seed) cell
+count would overstate the evidence. So every interval and test here treats the fold as the unit: first the
+mean over the fold's seeds, then Student's t over the folds (df = folds - 1). A paired comparison pairs
+the two variants' cells on (fold, seed), averages the differences over seeds within each fold, and tests
+the fold means against 0 (``scipy.stats.ttest_1samp``; its ``confidence_interval``). The p-values of the
+comparisons one report makes are Holm-corrected together (``holm``). Seeds still matter: they shrink the
+training noise inside every fold mean.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from paaan.data.schema import EMOTIONS  # noqa: E402
-from paaan.metrics import per_class_recall, uar  # noqa: E402
+from paaan.metrics import confusion, f1_macro, per_class_recall, uar, weighted_accuracy  # noqa: E402
 from paaan.variants import BY_NAME  # noqa: E402
 
 LABEL_INDEX = {e: i for i, e in enumerate(EMOTIONS)}
@@ -40,35 +49,74 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def fold_means(results: pd.DataFrame, metric: str = "uar") -> pd.Series:
+    """The metric per fold, averaged over that fold's seeds (fold order)."""
+    return results.groupby("fold", sort=True)[metric].mean()
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down correction of a family of p-values (same order as given).
+
+    Sorted ascending, the i-th smallest (i = 0, 1, ...) is multiplied by (m - i), a running maximum keeps the
+    order, and values are capped at 1: p = (0.01, 0.04, 0.03, 0.005) -> (0.03, 0.06, 0.06, 0.02). NaN stays
+    NaN and does not count in m. (scipy.stats has no Holm; this is its textbook definition.)
+    """
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for i, index in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[index]))
+        out[index] = running
+    return out
+
+
 def pooled_scores(predictions: pd.DataFrame) -> dict[str, float]:
-    """UAR and per-class recall over all folds' predictions of one variant, averaged over seeds."""
+    """UAR, WA, macro-F1 and per-class recall over all folds' predictions of one variant, averaged over seeds."""
     per_seed = []
     for _, group in predictions.groupby("seed"):
         y_true = group["label"].map(LABEL_INDEX).to_numpy()
         y_pred = group["prediction"].map(LABEL_INDEX).to_numpy()
-        per_seed.append({"uar": uar(y_true, y_pred), **{f"recall_{e}": r for e, r in per_class_recall(y_true, y_pred).items()}})
+        per_seed.append({"uar": uar(y_true, y_pred), "wa": weighted_accuracy(y_true, y_pred),
+                         "f1_macro": f1_macro(y_true, y_pred),
+                         **{f"recall_{e}": r for e, r in per_class_recall(y_true, y_pred).items()}})
     return pd.DataFrame(per_seed).mean().to_dict() if per_seed else {}
 
 
-def summarize(results: pd.DataFrame, predictions: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per variant (in variants-table order): fold-aggregated scores and the paper's Table I row.
+def pooled_confusion(predictions: pd.DataFrame) -> np.ndarray:
+    """(4, 4) counts over every fold and seed of one variant: rows true, columns predicted (EMOTIONS order)."""
+    return confusion(predictions["label"].map(LABEL_INDEX).to_numpy(),
+                     predictions["prediction"].map(LABEL_INDEX).to_numpy())
 
-    ``results``: one row per (variant, fold, seed) with uar, wa, recall_<emotion>; ``predictions``: one row
-    per test utterance with variant, fold, seed, label, prediction (for the pooled scores).
+
+def summarize(results: pd.DataFrame, predictions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per variant (in variants-table order): scores over folds x seeds and the paper's Table I row.
+
+    ``results``: one row per (variant, fold, seed) with uar, wa, f1_macro, recall_<emotion>; ``predictions``:
+    one row per test utterance with variant, fold, seed, label, prediction (for the pooled scores). ``_mean``
+    is the mean over all cells; ``_std`` the population std over the fold means (over folds, as Table I
+    reports it); the 95% CI is over the fold means (module docstring).
     """
     rows = []
     order = [v for v in BY_NAME if v in set(results["variant"])]
     for name in order:
         group = results[results["variant"] == name]
-        mean, low, high = mean_ci(group["uar"])
-        row = {"variant": name, "n": len(group), "folds": group["fold"].nunique(), "seeds": group["seed"].nunique(),
-               "uar_mean": mean, "uar_std": float(group["uar"].std(ddof=0)), "uar_ci_low": low, "uar_ci_high": high,
-               "wa_mean": float(group["wa"].mean())}
+        row = {"variant": name, "n": len(group), "folds": group["fold"].nunique(), "seeds": group["seed"].nunique()}
+        for metric in ("uar", "wa", "f1_macro"):
+            if metric not in group:
+                continue
+            per_fold = fold_means(group, metric)
+            _, low, high = mean_ci(per_fold)
+            row |= {f"{metric}_mean": float(group[metric].mean()), f"{metric}_std": float(per_fold.std(ddof=0)),
+                    f"{metric}_ci_low": low, f"{metric}_ci_high": high}
         for e in EMOTIONS:
             row[f"recall_{e}_mean"] = float(group[f"recall_{e}"].mean())
         if predictions is not None and len(predictions):
             pooled = pooled_scores(predictions[predictions["variant"] == name])
-            row["uar_pooled"] = pooled.get("uar", math.nan)
+            for metric in ("uar", "wa", "f1_macro"):
+                row[f"{metric}_pooled"] = pooled.get(metric, math.nan)
             for e in EMOTIONS:
                 row[f"recall_{e}_pooled"] = pooled.get(f"recall_{e}", math.nan)
         paper = BY_NAME[name].paper or {}
@@ -79,49 +127,115 @@ def summarize(results: pd.DataFrame, predictions: pd.DataFrame | None = None) ->
     return pd.DataFrame(rows)
 
 
-def paired_comparison(results: pd.DataFrame, a: str = "PAaAN_PP", b: str = "IA+T") -> dict | None:
-    """Paired test of a against b over the (fold, seed) cells both have: the comparison of paper III-B.
+def paired_comparison(results: pd.DataFrame, a: str = "PAaAN_PP", b: str = "IA+T", metric: str = "uar",
+                      level: float = 0.95) -> dict | None:
+    """a against b, paired on (fold, seed), tested over folds (module docstring); None without 2 shared folds.
 
-    Returns the number of pairs, the mean UAR difference and its confidence interval, and the p-values of
-    the paired t-test and of the Wilcoxon signed-rank test (None when a variant is missing).
+    Returns the cells and folds paired, the mean difference over the cells, its CI and the two-sided p of
+    the one-sample t-test of the fold mean differences against 0, and in how many cells a was better.
     """
-    left = results[results["variant"] == a].set_index(["fold", "seed"])["uar"]
-    right = results[results["variant"] == b].set_index(["fold", "seed"])["uar"]
+    left = results[results["variant"] == a].set_index(["fold", "seed"])[metric]
+    right = results[results["variant"] == b].set_index(["fold", "seed"])[metric]
     both = left.index.intersection(right.index)
-    if len(both) < 2:
+    diff = (left.loc[both] - right.loc[both]).rename("difference").reset_index()
+    per_fold = diff.groupby("fold")["difference"].mean()
+    if len(per_fold) < 2:
         return None
-    diff = (left.loc[both] - right.loc[both]).to_numpy()
-    mean, low, high = mean_ci(diff)
-    t_p = float(stats.ttest_rel(left.loc[both], right.loc[both]).pvalue) if np.any(diff != 0) else 1.0
-    w_p = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
-    return {"a": a, "b": b, "pairs": int(len(both)), "mean_difference": mean, "ci_low": low, "ci_high": high,
-            "a_better": int((diff > 0).sum()), "t_test_p": t_p, "wilcoxon_p": w_p}
+    values = per_fold.to_numpy()
+    if np.all(values == values[0]):  # no spread: the t statistic is undefined; a constant 0 is no evidence
+        low = high = float(values[0])
+        p = 1.0 if values[0] == 0 else 0.0
+    else:
+        test = stats.ttest_1samp(values, 0.0)
+        ci = test.confidence_interval(level)
+        low, high, p = float(ci.low), float(ci.high), float(test.pvalue)
+    return {"a": a, "b": b, "metric": metric, "pairs": int(len(both)), "folds": int(len(per_fold)),
+            "seeds": int(diff["seed"].nunique()), "mean_difference": float(diff["difference"].mean()),
+            "ci_low": low, "ci_high": high, "t_test_p": p, "a_better": int((diff["difference"] > 0).sum())}
 
 
-def table1_markdown(summary: pd.DataFrame, synthetic: bool, comparison: dict | None = None) -> str:
-    """Table I as Markdown: our recall per class and UAR beside the paper's."""
-    lines = ["# Table I: 4-class emotion recognition (UAR), ours beside the paper's", ""]
+def baseline_comparisons(results: pd.DataFrame, metric: str = "uar") -> pd.DataFrame:
+    """Every personality variant in ``results`` against its same-score baseline (the variants table's
+    ``baseline``) when both ran, with Holm-corrected p-values over these comparisons (``p_holm``)."""
+    present = set(results["variant"])
+    rows = []
+    for name in [v for v in BY_NAME if v in present]:
+        baseline = BY_NAME[name].baseline
+        if baseline and baseline in present:
+            comparison = paired_comparison(results, name, baseline, metric)
+            if comparison:
+                rows.append(comparison)
+    table = pd.DataFrame(rows, columns=["a", "b", "metric", "pairs", "folds", "seeds", "mean_difference", "ci_low",
+                                        "ci_high", "t_test_p", "a_better"])
+    table["p_holm"] = holm(table["t_test_p"]) if len(table) else []
+    return table
+
+
+def table1_markdown(summary: pd.DataFrame, synthetic: bool, comparisons: pd.DataFrame | None = None) -> str:
+    """Table I as Markdown: recall per class beside the paper's, UAR, WA and macro-F1, then the comparisons."""
+    lines = ["# Table I: 4-class emotion recognition, ours beside the paper's", ""]
     if synthetic:
         lines += [f"> **Note.** {SYNTHETIC_NOTE}", ""]
-    header = "| variant | " + " | ".join(f"{e} (paper)" for e in EMOTIONS) + " | UAR mean ± std (95% CI) | pooled UAR | paper UAR | runs |"
-    lines += [header, "|" + "---|" * (len(EMOTIONS) + 5)]
+    header = ("| variant | " + " | ".join(f"{e} (paper)" for e in EMOTIONS)
+              + " | UAR mean ± std (95% CI) | WA mean ± std | macro-F1 mean ± std | pooled UAR / WA / F1 | paper UAR | runs |")
+    lines += [header, "|" + "---|" * (len(EMOTIONS) + 7)]
     for row in summary.itertuples():
         cells = [f"{getattr(row, f'recall_{e}_mean'):.3f} ({_fmt(getattr(row, f'paper_recall_{e}'))})" for e in EMOTIONS]
         ci = f" ({row.uar_ci_low:.3f}-{row.uar_ci_high:.3f})" if np.isfinite(row.uar_ci_low) else ""
-        pooled = getattr(row, "uar_pooled", math.nan)
+        pooled = " / ".join(_fmt(getattr(row, f"{m}_pooled", math.nan)) for m in ("uar", "wa", "f1_macro"))
         lines.append(f"| {row.variant} | " + " | ".join(cells)
-                     + f" | {row.uar_mean:.3f} ± {row.uar_std:.3f}{ci} | {_fmt(pooled)} | {_fmt(row.paper_uar)} | {row.n} |")
-    lines += ["", "Recall per class is the mean over folds (and seeds); UAR = mean of the per-class recalls "
-              "(unweighted average recall); pooled UAR is computed over all folds' predictions at once. "
-              "The 95% CI is Student's t over the (fold, seed) runs."]
-    if comparison:
-        c = comparison
-        lines += ["", f"**Paired comparison {c['a']} vs {c['b']}** over {c['pairs']} (fold, seed) pairs: "
-                  f"mean UAR difference {c['mean_difference']:+.3f} (95% CI {_fmt(c['ci_low'])} to {_fmt(c['ci_high'])}), "
-                  f"{c['a']} better in {c['a_better']} of {c['pairs']}; paired t-test p = {c['t_test_p']:.3g}, "
-                  f"Wilcoxon signed-rank p = {c['wilcoxon_p']:.3g}. The paper reports +0.034 UAR (0.700 vs 0.666) "
-                  "without a test."]
+                     + f" | {row.uar_mean:.3f} ± {row.uar_std:.3f}{ci} | {_pm(row, 'wa')} | {_pm(row, 'f1_macro')} "
+                     f"| {pooled} | {_fmt(row.paper_uar)} | {row.n} |")
+    lines += ["", "Recall per class is the mean over folds and seeds; UAR = mean of the per-class recalls "
+              "(unweighted average recall), WA = accuracy, macro-F1 = mean of the per-class F1; ± is the std over "
+              "the fold means; pooled scores are computed over all folds' predictions at once. The 95% CI is "
+              "Student's t over the fold means (seeds averaged within each fold)."]
+    if comparisons is not None and len(comparisons):
+        lines += ["", "**Each personality variant against its same-score baseline** (paired on fold and seed, "
+                  "tested over the fold means; p Holm-corrected over these comparisons):", "",
+                  "| comparison | UAR difference | 95% CI | p | p (Holm) | better in |", "|---|---|---|---|---|---|"]
+        for c in comparisons.itertuples():
+            lines.append(f"| {c.a} - {c.b} | {c.mean_difference:+.3f} | {_fmt(c.ci_low)} to {_fmt(c.ci_high)} | "
+                         f"{c.t_test_p:.3g} | {c.p_holm:.3g} | {c.a_better} of {c.pairs} |")
+        if "PAaAN_PP" in set(comparisons["a"]):
+            lines += ["", "The paper reports PAaAN_PP - IA+T = +0.034 UAR (0.700 vs 0.666) without a test."]
     return "\n".join(lines) + "\n"
+
+
+def _pm(row, metric: str) -> str:
+    mean, std = getattr(row, f"{metric}_mean", math.nan), getattr(row, f"{metric}_std", math.nan)
+    return f"{mean:.3f} ± {std:.3f}" if np.isfinite(mean) else "-"
+
+
+def plot_confusion(matrix: np.ndarray, title: str, path: str | Path) -> Path:
+    """A confusion matrix as a picture: rows true, columns predicted, shaded by the row share (each cell shows
+    its count and its share of the true class)."""
+    path = Path(path)
+    matrix = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(4.2, 3.8), dpi=120)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(EMOTIONS)):
+        for j in range(len(EMOTIONS)):
+            ax.text(j, i, f"{matrix[i, j]}\n{shares[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if shares[i, j] > 0.6 else "black")
+    ax.set_xticks(range(4), EMOTIONS)
+    ax.set_yticks(range(4), EMOTIONS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def confusion_frame(matrix: np.ndarray, normalise: bool = False) -> pd.DataFrame:
+    """The matrix as a labelled table (rows true, columns predicted); ``normalise``: shares of each true class."""
+    matrix = np.asarray(matrix, dtype=float)
+    if normalise:
+        matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    return pd.DataFrame(matrix, index=pd.Index(EMOTIONS, name="true"), columns=EMOTIONS)
 
 
 def _fmt(value: float) -> str:

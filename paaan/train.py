@@ -1,12 +1,15 @@
-"""Train and evaluate one variant on one leave-one-session-out fold (paper III-A).
+"""Train and evaluate one variant on one cross-validation fold (paper III-A).
 
-``train_fold`` is the whole recipe: split (test session out; a stratified validation share of the training
-sessions for picking the best epoch), build the variant's network, fit with Adam, restore the best epoch,
-score the test session (UAR, WA, per-class recall, confusion), and return predictions and the attention
-weights of every test utterance. No MLflow, no Ray: ``experiments/train.py`` logs what this returns.
+``train_fold`` is the whole recipe: split (the fold's test speakers out; model selection on its held-out
+training speakers, or on a stratified share of the training utterances, per ``TrainConfig.validation``),
+build the variant's network, fit with Adam until the validation UAR stops improving (``patience``) or for
+every epoch, restore the best epoch, score the test speakers (UAR, WA, macro-F1, per-class recall,
+confusion), and return predictions and the attention weights of every test utterance. No MLflow, no Ray:
+``experiments/train.py`` logs what this returns, and a Ray trial checkpoints what ``fit`` hands its
+``on_epoch`` callback (``snapshot()``) and passes it back as ``resume`` after a crash.
 
 Batches are length-aware: utterances of similar length are batched together (shuffled within and across
-buckets), so little time goes to padding; packed sequences and masked attention make padding harmless.
+buckets), so little time goes to padding; masked recurrences and attention make padding harmless.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ import pandas as pd
 import torch
 
 from paaan.config import Profile
-from paaan.data.folds import Fold, get_fold, validation_split
+from paaan.data.folds import Fold, all_rows_fold, get_fold, validation_split
 from paaan.data.schema import EMOTIONS
 from paaan.features.alignment import step_to_word
 from paaan.features.store import FeatureStore
 from paaan.metrics import confusion, scores
-from paaan.models import Batch, build_model, make_batch
+from paaan.models import NO_WORD, Batch, build_model, make_batch
 from paaan.personality import as_array, standardise
 from paaan.variants import Variant
 
@@ -124,7 +127,7 @@ class FoldResult:
     fold: int | str
     seed: int
     metrics: dict[str, float]  # test scores (empty for an all-sessions model)
-    history: list[dict[str, float]]  # per epoch: train_loss, val_uar, val_loss, seconds
+    history: list[dict[str, float]]  # per epoch: train_loss, val_uar, val_loss, best_val_uar, lr, seconds
     best_epoch: int
     predictions: pd.DataFrame  # per test utterance: id, speaker, label, prediction, class probabilities
     attention_audio: pd.DataFrame | None  # per test audio step: utterance_id, step, alpha
@@ -134,6 +137,9 @@ class FoldResult:
     personality_stats: dict[str, list[float]] = field(default_factory=dict)  # mean/std used to standardise
     seconds: float = 0.0
     train_utterances: int = 0
+    validation_utterances: int = 0
+    epochs_run: int = 0
+    resumed_from_epoch: int = 0  # > 0 when ``fit`` continued from a checkpoint
 
 
 def _evaluate(model, data, rows, personality, batch_size, device, want_attention: bool):
@@ -159,20 +165,55 @@ def _evaluate(model, data, rows, personality, batch_size, device, want_attention
     return order[inverse], p[inverse], sum(losses) / max(len(rows), 1), audio_alpha, text_alpha
 
 
+def training_rows(fold: Fold, labels: np.ndarray, validation: str, val_fraction: float,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit rows, validation rows) of a fold under ``TrainConfig.validation``.
+
+    "speakers": fit on the fold's training speakers, validate on its held-out training speakers
+    (``fold.validation``). "utterances": a stratified ``val_fraction`` of every training utterance outside the
+    test set (the held-out speakers included) validates, the rest fits. The test rows are never in either.
+    """
+    if validation == "speakers":
+        return np.sort(fold.train), np.sort(fold.validation)
+    if validation != "utterances":
+        raise ValueError(f"unknown validation {validation!r}; known: speakers, utterances")
+    pool = np.setdiff1d(np.concatenate([fold.train, fold.validation]), fold.test)
+    return validation_split(pool, labels[pool], val_fraction, seed)
+
+
 def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val_rows: np.ndarray,
         personality: np.ndarray, profile: Profile, seed: int, device: torch.device,
-        on_epoch: Callable[[dict], None] | None = None) -> tuple[list[dict], int]:
-    """Adam on cross-entropy (plus the model's own loss terms) for ``profile.train.epochs`` epochs.
+        on_epoch: Callable[[dict, Callable[[], dict]], None] | None = None,
+        resume: dict | None = None) -> tuple[list[dict], int]:
+    """Adam on cross-entropy (plus the model's own loss terms), epoch by epoch, with early stopping.
 
-    With ``select_best_epoch`` and a validation split, the weights of the epoch with the best validation
-    UAR are restored at the end (model selection inside the training sessions only).
+    Runs ``profile.train.epochs`` epochs, or fewer with ``patience``: training stops once the validation UAR
+    has not improved for ``patience`` epochs. With ``select_best_epoch`` and validation rows, the weights of
+    the epoch with the best validation UAR (the first one, on ties) are restored at the end; otherwise the
+    last epoch's are kept. ``on_epoch(record, snapshot)`` is called after every epoch; ``snapshot()`` returns
+    everything needed to continue after that epoch (weights, optimizer, best weights so far, history, random
+    states), which ``resume`` takes back: a resumed fit continues exactly where the snapshot left off.
     """
     cfg = profile.train
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     noise = torch.Generator().manual_seed(seed)
-    history, best_uar, best_state, best_epoch = [], -1.0, None, cfg.epochs
-    for epoch in range(1, cfg.epochs + 1):
+    dropout_rng = np.random.default_rng([seed, 0xA11])  # its own stream: off, it changes no other draw
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history, best_uar, best_state, best_epoch, first = [], -1.0, None, 0, 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        history, best_uar, best_epoch = list(resume["history"]), resume["best_uar"], resume["best_epoch"]
+        best_state = resume["best_state"]
+        rng.bit_generator.state = resume["rng"]
+        noise.set_state(resume["noise"])
+        dropout_rng.bit_generator.state = resume["dropout_rng"]
+        torch.set_rng_state(resume["torch_rng"])
+        first = int(resume["epoch"]) + 1
+    validate = len(val_rows) > 0
+    for epoch in range(first, cfg.epochs + 1):
+        if validate and cfg.patience and epoch - max(best_epoch, 1) > cfg.patience:
+            break  # a resumed fit that had already decided to stop
         started = time.perf_counter()
         model.train()
         total, count = 0.0, 0
@@ -181,6 +222,8 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
             if cfg.personality_noise > 0:
                 batch.personality = batch.personality + cfg.personality_noise * torch.randn(
                     batch.personality.shape, generator=noise)
+            if cfg.alignment_dropout > 0 and dropout_rng.random() < cfg.alignment_dropout:
+                batch.step_word = torch.full_like(batch.step_word, NO_WORD)  # as served without word timings
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
             loss = model.loss(model(batch), batch.labels)
@@ -188,30 +231,49 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
             optimizer.step()
             total += loss.item() * len(chunk)
             count += len(chunk)
-        record = {"epoch": epoch, "train_loss": total / max(count, 1)}
-        if len(val_rows):
+        record = {"epoch": epoch, "train_loss": total / max(count, 1), "lr": optimizer.param_groups[0]["lr"]}
+        if validate:
             rows, probs, val_loss, _, _ = _evaluate(model, data, val_rows, personality, cfg.batch_size, device, False)
             val = scores(data.labels[rows], probs.argmax(1))
             record.update(val_uar=val["uar"], val_loss=val_loss)
-            if cfg.select_best_epoch and val["uar"] > best_uar:
+            if val["uar"] > best_uar:
                 best_uar, best_epoch = val["uar"], epoch
-                best_state = copy.deepcopy(model.state_dict())
+                if cfg.select_best_epoch:
+                    best_state = copy.deepcopy(model.state_dict())
+            record["best_val_uar"] = best_uar
+        else:
+            best_epoch = epoch
         record["seconds"] = time.perf_counter() - started
         history.append(record)
         if on_epoch:
-            on_epoch(record)
-    if best_state is not None:
+            def snapshot(epoch=epoch) -> dict:
+                return {"epoch": epoch, "model": copy.deepcopy(model.state_dict()),
+                        "optimizer": copy.deepcopy(optimizer.state_dict()), "history": list(history),
+                        "best_uar": best_uar, "best_epoch": best_epoch, "best_state": best_state,
+                        "rng": rng.bit_generator.state, "noise": noise.get_state(),
+                        "dropout_rng": dropout_rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+
+            on_epoch(record, snapshot)
+        if validate and cfg.patience and epoch - best_epoch >= cfg.patience:
+            break
+    if not (validate and cfg.select_best_epoch):
+        best_epoch = history[-1]["epoch"] if history else 0
+    elif best_state is not None:
         model.load_state_dict(best_state)
     return history, best_epoch
 
 
 def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fold, profile: Profile,
                personality: pd.DataFrame | None = None, seed: int = 0, device: str | None = None,
-               on_epoch: Callable[[dict], None] | None = None, want_attention: bool = True) -> FoldResult:
-    """Train ``variant`` on one fold (1..5, or "all" for a model of all sessions) and score its test session.
+               on_epoch: Callable[[dict, Callable[[], dict]], None] | None = None, want_attention: bool = True,
+               resume: dict | None = None) -> FoldResult:
+    """Train ``variant`` on one fold and score its test speakers.
 
+    ``fold``: a ``Fold`` (any protocol, or an inner split for k tuning), a leave-one-session-out fold number
+    1..5, or "all": a model of every utterance, trained for exactly ``profile.train.epochs`` epochs with no
+    validation and nothing to test (the ablation sets those epochs from the folds' chosen epochs).
     ``personality``: speaker -> 25-d embedding (``paaan.personality.EMBEDDING_COLUMNS``) for variants that
-    use one; it is standardised with the training speakers' statistics.
+    use one; it is standardised with the training speakers' statistics. ``on_epoch`` / ``resume``: see ``fit``.
     """
     started = time.perf_counter()
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
@@ -221,19 +283,23 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
         torch.set_num_threads(profile.train.threads)
     torch.manual_seed(seed)
     if isinstance(fold, Fold):
-        train_rows, test_rows, fold_id = fold.train, fold.test, fold.number
+        f = fold
     elif fold == "all":
-        train_rows, test_rows, fold_id = np.arange(len(data.labels)), np.arange(0), "all"
+        f = all_rows_fold(store.utterances)
     else:
         f = get_fold(store.utterances, int(fold))
-        train_rows, test_rows, fold_id = f.train, f.test, f.number
-    fit_rows, val_rows = validation_split(train_rows, data.labels[train_rows], profile.train.val_fraction, seed)
+    fold_id = "all" if fold == "all" else f.number
+    if fold == "all":
+        fit_rows, val_rows = np.sort(f.train), f.validation
+    else:
+        fit_rows, val_rows = training_rows(f, data.labels, profile.train.validation, profile.train.val_fraction, seed)
+    test_rows = f.test
 
     stats: dict[str, list[float]] = {}
     if variant.uses_personality:
         if personality is None:
             raise ValueError(f"variant {variant.name} needs a personality embedding table")
-        train_speakers = sorted(set(data.speakers[train_rows]))
+        train_speakers = sorted(set(data.speakers[fit_rows]))
         scaled = standardise(personality, train_speakers)
         base = personality.loc[train_speakers]
         stats = {"mean": base.mean().tolist(), "std": base.std(ddof=0).tolist()}
@@ -241,9 +307,10 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
     else:
         per_utterance = as_array(None, data.speakers)
 
-    model = build_model(variant, profile.model, word_dim=data.words[0].shape[1], prev1=profile.prev1,
-                        prev2=profile.prev2, seed=seed).to(device_)
-    history, best_epoch = fit(model, data, fit_rows, val_rows, per_utterance, profile, seed, device_, on_epoch)
+    model = build_model(variant, profile.model, audio_dim=int(data.audio[0].shape[1]), word_dim=data.words[0].shape[1],
+                        prev1=profile.prev1, prev2=profile.prev2, seed=seed).to(device_)
+    history, best_epoch = fit(model, data, fit_rows, val_rows, per_utterance, profile, seed, device_, on_epoch,
+                              resume=resume)
 
     metrics, predictions, att_a, att_t, matrix = {}, pd.DataFrame(), None, None, np.zeros((4, 4), int)
     if len(test_rows):
@@ -263,7 +330,9 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
         variant=variant.name, fold=fold_id, seed=seed, metrics=metrics, history=history, best_epoch=best_epoch,
         predictions=predictions, attention_audio=att_a, attention_text=att_t, confusion=matrix,
         model=model.cpu(), personality_stats=stats, seconds=time.perf_counter() - started,
-        train_utterances=len(fit_rows),
+        train_utterances=len(fit_rows), validation_utterances=len(val_rows),
+        epochs_run=history[-1]["epoch"] if history else 0,
+        resumed_from_epoch=int(resume["epoch"]) if resume else 0,
     )
 
 

@@ -1,8 +1,9 @@
 """Tuning k, the number of SSPNet clips each utterance retrieves (paper II-C2 leaves k open).
 
-The objective is the UAR on an inner validation session: for outer fold f, the model is trained on three
-of f's four training sessions and scored on the fourth (``paaan.data.folds.inner_split``), so the test
-session of f is never looked at while choosing k. The search space is k in [1, min(k_max, SSPNet clips)].
+The objective is the UAR on the outer fold's held-out training speakers: for outer fold f, the model is
+trained on f's training speakers and scored on its validation speakers (``paaan.data.folds.inner_fold``:
+under leave-one-session-out three training sessions and the fourth), so the test speakers of f are never
+looked at while choosing k. The search space is k in [1, min(k_max, SSPNet clips)].
 Any optimiser can drive it: the ablation runs it under Ray Tune's Optuna searcher, ``tune_k`` under
 plain Optuna.
 """
@@ -14,7 +15,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from paaan.config import Profile
-from paaan.data.folds import Fold, get_fold, inner_split
+from paaan.data import folds as folds_
+from paaan.data.folds import Fold, get_fold
 from paaan.features.store import FeatureStore
 from paaan.retrieval import k_bounds
 from paaan.train import FoldResult, train_fold
@@ -28,9 +30,10 @@ def k_search_space(n_clips: int, k_max: int) -> tuple[int, int]:
     return k_bounds(n_clips, k_max)
 
 
-def inner_fold(utterances: pd.DataFrame, outer_fold: int) -> Fold:
-    """The split k is tuned on for ``outer_fold``: three of its training sessions vs the fourth."""
-    return inner_split(utterances, get_fold(utterances, outer_fold))
+def inner_fold(utterances: pd.DataFrame, outer_fold: int, protocol: str = "session",
+               folds_file: str | None = None) -> Fold:
+    """The split k is tuned on for ``outer_fold`` of ``protocol``: its training speakers vs its validation ones."""
+    return folds_.inner_fold(get_fold(utterances, outer_fold, protocol, folds_file))
 
 
 def inner_validation(store: FeatureStore, variant: Variant, outer_fold: int, k: int, profile: Profile,

@@ -307,6 +307,81 @@ def test_a_time_constant_personality_cancels_in_a_linear_score_but_not_through_t
         assert (tanh(b).alpha_audio - tanh(other).alpha_audio).abs().max() > 1e-2
 
 
+def _ranks(alpha: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+    """Each utterance's valid steps in decreasing order of attention."""
+    return [torch.argsort(alpha[i, : int(n)], descending=True).tolist() for i, n in enumerate(lengths)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_fc_score_never_reorders_steps_by_personality_and_the_mlp_score_does(seed):
+    # fc: score_t = tanh(u_t + w_P g_P); tanh is monotone and w_P g_P is the same at every step, so the order of an
+    # utterance's steps is the order of u_t for every personality (only the sharpness changes). The mlp score mixes
+    # g_P into a hidden layer with each step's state, so the personality can put other steps first.
+    b = random_batch(LENGTHS, seed=seed)
+    others = [replace(b, personality=torch.randn(b.personality.shape, generator=torch.Generator().manual_seed(k)) * 3)
+              for k in range(4)]
+    for kind in ("fc", "mlp"):
+        torch.manual_seed(seed)
+        model = PAaAN(replace(TINY, attention_score=kind), integration="attention", word_dim=WORD_DIM).eval()
+        with torch.no_grad():
+            for layer in model.modules():  # weights of a trained network's size, so the scores spread
+                if isinstance(layer, torch.nn.Linear):
+                    layer.weight.mul_(3.0)
+            base = _ranks(model(b).alpha_audio, b.audio_lengths) + _ranks(model(b).alpha_text, b.word_lengths)
+            moved = [_ranks(model(o).alpha_audio, o.audio_lengths) + _ranks(model(o).alpha_text, o.word_lengths)
+                     for o in others]
+        if kind == "fc":
+            assert all(m == base for m in moved)
+        else:
+            assert any(m != base for m in moved)
+
+
+def _segment_toy(n: int, seed: int, T: int = 8):
+    """Two marked segments of T steps, each with its own emotion (features 0-3 one-hot, feature 4 the segment's
+    sign); the label is the first segment's emotion when the trait is positive, the second's when negative."""
+    gen = torch.Generator().manual_seed(seed)
+    first = torch.randint(0, 4, (n,), generator=gen)
+    second = (first + torch.randint(1, 4, (n,), generator=gen)) % 4  # always another emotion
+    trait = (torch.rand(n, generator=gen) + 1.0) * (torch.randint(0, 2, (n,), generator=gen) * 2 - 1)  # |E| in [1, 2]
+    audio = 0.3 * torch.randn(n, 2 * T, 8, generator=gen)
+    audio[:, :T, :4] += 1.5 * F.one_hot(first, 4)[:, None, :]
+    audio[:, T:, :4] += 1.5 * F.one_hot(second, 4)[:, None, :]
+    audio[:, :T, 4] += 1.0
+    audio[:, T:, 4] -= 1.0
+    words = 0.3 * torch.randn(n, 2, 4, generator=gen)  # uninformative
+    personality = 0.1 * torch.randn(n, P_DIM, generator=gen)
+    personality[:, 10] += trait  # the extraversion mean of the 25-d layout
+    labels = torch.where(trait > 0, first, second)
+    return make_batch(list(audio), list(words), personality=personality, labels=labels), trait
+
+
+def test_a_trait_chosen_segment_is_learned_with_personality_and_only_the_mlp_attention_moves_to_it():
+    # Without the trait the emotion is one of the two segments' at random: 0.5 at best. With it, fc reaches the
+    # answer through the attention's sharpness (sharp on one segment for one sign, split for the other, which
+    # the head reads back); mlp re-ranks the steps: its attention sits on the carrier segment for either sign.
+    train, _ = _segment_toy(192, seed=0)
+    test, trait = _segment_toy(256, seed=1)
+    config = ModelConfig(blstm_hidden=8, prelayer=4, dense=16, fusion_size=16)
+    results = {}
+    for name in ("IA+T", "IA+T+", "PAaAN_oracle", "PAaAN+_oracle"):
+        model = build_model(get_variant(name), config, audio_dim=8, word_dim=4, seed=0).train()
+        optimiser = torch.optim.Adam(model.parameters(), lr=0.02)
+        for _ in range(200):
+            loss = model.loss(model(train), train.labels)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        with torch.no_grad():
+            out = model.eval()(test)
+        carrier = torch.where(trait > 0, out.alpha_audio[:, :8].sum(1), out.alpha_audio[:, 8:].sum(1))
+        results[name] = ((out.logits.argmax(1) == test.labels).float().mean().item(),
+                         carrier[trait > 0].mean().item(), carrier[trait < 0].mean().item())
+    assert results["IA+T"][0] < 0.6 and results["IA+T+"][0] < 0.6, results
+    assert results["PAaAN_oracle"][0] > 0.9 and results["PAaAN+_oracle"][0] > 0.9, results
+    assert min(results["PAaAN+_oracle"][1:]) > 0.8, results  # on the carrier, whichever sign
+    assert min(results["PAaAN_oracle"][1:]) < 0.6, results  # fc: split evenly for one of the signs
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
 def test_unimodal_baselines_read_only_their_modality(variant):
     model = tiny_model(variant)

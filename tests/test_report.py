@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paaan.report import mean_ci, paired_comparison, pooled_scores, summarize, table1_chart, table1_markdown
+from paaan.report import (baseline_comparisons, confusion_frame, holm, mean_ci, paired_comparison, pooled_confusion,
+                          pooled_scores, summarize, table1_chart, table1_markdown)
 
 
-def _results(variant, uars, seed=0):
-    return pd.DataFrame({"variant": variant, "fold": range(1, len(uars) + 1), "seed": seed, "uar": uars,
-                         "wa": uars, "recall_ang": uars, "recall_hap": uars, "recall_neu": uars, "recall_sad": uars})
+def _results(variant, uars, seed=0, folds=None):
+    return pd.DataFrame({"variant": variant, "fold": folds or range(1, len(uars) + 1), "seed": seed, "uar": uars,
+                         "wa": uars, "f1_macro": uars, "recall_ang": uars, "recall_hap": uars, "recall_neu": uars,
+                         "recall_sad": uars})
 
 
 def test_mean_ci_by_hand():
@@ -47,18 +49,77 @@ def test_paired_comparison_by_hand():
     results = pd.concat([_results("PAaAN_PP", [0.70, 0.65, 0.72, 0.60, 0.68]),
                          _results("IA+T", [0.66, 0.64, 0.70, 0.61, 0.62])])
     c = paired_comparison(results)
-    # differences 0.04, 0.01, 0.02, -0.01, 0.06: mean 0.024, PP better in 4 of 5
-    assert c["pairs"] == 5 and c["a_better"] == 4
+    # differences 0.04, 0.01, 0.02, -0.01, 0.06: mean 0.024, PP better in 4 of 5; sd 0.027019 (sum of squared
+    # deviations 0.00292 / 4), se 0.012083, t = 1.9863 on 4 df: two-sided p = 0.1178; the CI is
+    # 0.024 -+ t(0.975, 4) 2.776445 x 0.012083 = -0.00955 to 0.05755
+    assert c["pairs"] == 5 and c["folds"] == 5 and c["a_better"] == 4
     assert c["mean_difference"] == pytest.approx(0.024)
-    assert 0 < c["t_test_p"] < 1 and 0 < c["wilcoxon_p"] <= 1
+    assert c["t_test_p"] == pytest.approx(0.1178, abs=5e-4)
+    assert (c["ci_low"], c["ci_high"]) == pytest.approx((-0.00955, 0.05755), abs=5e-5)
     assert paired_comparison(_results("PAaAN_PP", [0.7, 0.6])) is None
+
+
+def test_seeds_are_averaged_within_a_fold_before_the_test_over_folds():
+    a = pd.concat([_results("PAaAN_PP", [0.7, 0.5, 0.6], seed=0), _results("PAaAN_PP", [0.8, 0.5, 0.7], seed=1)])
+    b = pd.concat([_results("IA+T", [0.6, 0.5, 0.6], seed=0), _results("IA+T", [0.6, 0.4, 0.6], seed=1)])
+    c = paired_comparison(pd.concat([a, b]))
+    # cell differences (fold: seed 0, seed 1): 1: 0.1, 0.2; 2: 0.0, 0.1; 3: 0.0, 0.1 -> fold means 0.15, 0.05, 0.05;
+    # mean 0.08333, sd 0.057735, se 0.033333, t = 2.5 on 2 df: p = 0.12961; CI 0.08333 -+ 4.302653 x 0.033333
+    assert (c["pairs"], c["folds"], c["seeds"], c["a_better"]) == (6, 3, 2, 4)
+    assert c["mean_difference"] == pytest.approx(0.5 / 6)
+    assert c["t_test_p"] == pytest.approx(0.12961, abs=5e-5)
+    assert (c["ci_low"], c["ci_high"]) == pytest.approx((0.08333 - 0.143422, 0.08333 + 0.143422), abs=5e-5)
+
+
+def test_a_constant_difference_has_no_spread_to_test():
+    c = paired_comparison(pd.concat([_results("PAaAN_PP", [0.6, 0.6, 0.6]), _results("IA+T", [0.6, 0.6, 0.6])]))
+    assert c["mean_difference"] == 0 and c["ci_low"] == c["ci_high"] == 0 and c["t_test_p"] == 1.0
+
+
+def test_holm_by_hand():
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    out = holm([0.02, np.nan, 0.04])  # NaN stays NaN and is not counted: m = 2
+    assert out[0] == pytest.approx(0.04) and np.isnan(out[1]) and out[2] == pytest.approx(0.04)
+
+
+def test_every_personality_variant_is_compared_with_its_same_score_baseline():
+    results = pd.concat([_results("IA+T", [0.6, 0.62, 0.61]), _results("PAaAN_PP", [0.65, 0.7, 0.6]),
+                         _results("IA+T+", [0.6, 0.6, 0.6]), _results("PAaAN+_oracle", [0.9, 0.8, 0.85]),
+                         _results("Text", [0.5, 0.5, 0.5])])
+    table = baseline_comparisons(results)
+    assert list(zip(table["a"], table["b"])) == [("PAaAN_PP", "IA+T"), ("PAaAN+_oracle", "IA+T+")]
+    assert table["p_holm"].tolist() == pytest.approx(holm(table["t_test_p"]).tolist())
+
+
+def test_pooled_confusion_sums_folds_and_normalises_by_row():
+    predictions = pd.DataFrame({"seed": 0, "fold": [1, 1, 2, 2, 2], "label": ["ang", "ang", "hap", "hap", "hap"],
+                                "prediction": ["ang", "sad", "hap", "hap", "neu"]})
+    matrix = pooled_confusion(predictions)
+    assert matrix[0].tolist() == [1, 0, 0, 1] and matrix[1].tolist() == [0, 2, 1, 0] and matrix.sum() == 5
+    shares = confusion_frame(matrix, normalise=True)
+    assert shares.loc["ang"].tolist() == [0.5, 0.0, 0.0, 0.5]
+    assert shares.loc["hap"].tolist() == pytest.approx([0, 2 / 3, 1 / 3, 0])
+    assert shares.loc["neu"].tolist() == [0, 0, 0, 0]  # a class never seen stays 0, not NaN
 
 
 def test_table1_markdown_and_chart(tmp_path):
     results = pd.concat([_results("IA+T", [0.6, 0.62]), _results("PAaAN_PP", [0.65, 0.7])])
     summary = summarize(results)
-    text = table1_markdown(summary, synthetic=True, comparison=paired_comparison(results))
+    text = table1_markdown(summary, synthetic=True, comparisons=baseline_comparisons(results))
     assert "synthetic demo corpus" in text and "| PAaAN_PP |" in text and "0.700" in text
-    assert "Paired comparison PAaAN_PP vs IA+T" in text
+    assert "WA mean" in text and "macro-F1" in text
+    assert "| PAaAN_PP - IA+T | +0.065 |" in text
     path = table1_chart(summary, tmp_path / "t.png", synthetic=True)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_summary_std_and_ci_are_over_fold_means():
+    results = pd.concat([_results("IA+T", [0.6, 0.7, 0.8], seed=0), _results("IA+T", [0.8, 0.7, 0.6], seed=1)])
+    row = summarize(results).iloc[0]
+    # fold means 0.7, 0.7, 0.7: no spread between folds, although the cells spread
+    assert row["uar_mean"] == pytest.approx(0.7) and row["uar_std"] == pytest.approx(0.0)
+    assert row["uar_ci_low"] == pytest.approx(0.7) and row["uar_ci_high"] == pytest.approx(0.7)
+    assert row["wa_mean"] == pytest.approx(0.7) and row["f1_macro_mean"] == pytest.approx(0.7)
+    assert (row["n"], row["folds"], row["seeds"]) == (6, 3, 2)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from paaan.config import Profile
 from paaan.data.folds import get_fold
-from paaan.personality import EMBEDDING_COLUMNS, oracle_embeddings, standardise, true_profiles
+from paaan.personality import EMBEDDING_COLUMNS, oracle_embeddings, shuffled_embeddings, standardise, true_profiles
 from paaan.train import batches, corpus_tensors, train_fold
 from paaan.tuning import inner_fold, inner_validation, k_search_space
 from paaan.variants import get_variant
@@ -77,10 +78,76 @@ def test_personality_is_standardised_with_the_training_speakers_only(tiny_store,
         train_fold(tiny_store, get_variant("PAaAN_PP"), 1, TINY, seed=0)
 
 
-def test_all_sessions_model_has_no_test_set(tiny_store):
+def test_all_sessions_model_trains_on_everything_for_its_epochs(tiny_store):
     result = train_fold(tiny_store, get_variant("Text"), "all", TINY, seed=0)
     assert result.metrics == {} and result.predictions.empty
-    assert result.train_utterances == len(tiny_store.utterances) - round(0.1 * len(tiny_store.utterances))
+    assert result.train_utterances == len(tiny_store.utterances) and result.validation_utterances == 0
+    assert result.epochs_run == result.best_epoch == TINY.train.epochs  # no validation: every epoch, the last kept
+
+
+def test_early_stopping_stops_patience_epochs_after_the_best(tiny_store):
+    # lr 0: the weights never move, so the validation UAR is the same every epoch and only epoch 1 improves on
+    # "nothing yet". With patience 2 training stops at epoch 1 + 2 = 3 of the 10 allowed, and epoch 1 is chosen.
+    frozen = TINY.replace(train={"epochs": 10, "lr": 0.0, "patience": 2, "validation": "speakers"})
+    result = train_fold(tiny_store, get_variant("IA+T"), 2, frozen, seed=0, want_attention=False)
+    assert result.epochs_run == 3 and result.best_epoch == 1
+    assert [h["epoch"] for h in result.history] == [1, 2, 3]
+    assert len({h["val_uar"] for h in result.history}) == 1
+    assert all(h["best_val_uar"] == result.history[0]["val_uar"] and h["lr"] == 0.0 for h in result.history)
+
+
+def test_validation_on_held_out_speakers(tiny_store):
+    profile = TINY.replace(train={"validation": "speakers"})
+    result = train_fold(tiny_store, get_variant("Text"), 2, profile, seed=0, want_attention=False)
+    fold = get_fold(tiny_store.utterances, 2)  # test session 2, validation session 3, training 1, 4, 5
+    assert fold.validation_sessions == (3,) and fold.train_sessions == (1, 4, 5)
+    assert (result.train_utterances, result.validation_utterances) == (len(fold.train), len(fold.validation))
+
+
+def test_a_resumed_fit_continues_exactly_where_its_snapshot_left_off(tiny_store):
+    profile = TINY.replace(train={"epochs": 4, "validation": "speakers", "patience": 3})
+    snapshots = {}
+
+    def keep(record, snapshot):
+        snapshots[record["epoch"]] = snapshot()
+
+    whole = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, profile, personality=_ones(tiny_store), seed=5,
+                       on_epoch=keep, want_attention=False)
+    resumed = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, profile, personality=_ones(tiny_store), seed=5,
+                         resume=snapshots[2], want_attention=False)
+    assert resumed.resumed_from_epoch == 2 and resumed.epochs_run == whole.epochs_run
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
+    pd.testing.assert_frame_equal(resumed.predictions, whole.predictions)
+
+
+def test_alignment_dropout_of_every_batch_trains_the_time_average_fallback(tiny_store):
+    # aligned mode with no step_word is mean mode (test_models), so dropping every batch's alignment trains
+    # exactly the network that mean mode trains; the dropout's own random stream moves no other draw.
+    dropped = TINY.replace(train={"alignment_dropout": 1.0})
+    mean = TINY.replace(model={"time_alignment": "mean"})
+    a = train_fold(tiny_store, get_variant("IA+T"), "all", dropped, seed=0)
+    b = train_fold(tiny_store, get_variant("IA+T"), "all", mean, seed=0)
+    aligned = train_fold(tiny_store, get_variant("IA+T"), "all", TINY, seed=0)
+    for key, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[key]), key
+    assert any(not torch.equal(v, aligned.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+
+
+def test_the_shuffled_control_hands_every_speaker_another_speakers_profile(tiny_corpus):
+    oracle = oracle_embeddings(tiny_corpus / "ground_truth.json")
+    a, b, other = (shuffled_embeddings(oracle, seed) for seed in (3, 3, 4))
+    pd.testing.assert_frame_equal(a, b)  # seeded
+    assert not a.equals(other)
+    assert list(a.index) == list(oracle.index)
+    for speaker in oracle.index:  # a derangement: nobody keeps their own row, every row is someone's
+        assert not a.loc[speaker].equals(oracle.loc[speaker])
+    assert sorted(map(tuple, a.to_numpy())) == sorted(map(tuple, oracle.to_numpy()))
+
+
+def _ones(store) -> pd.DataFrame:
+    speakers = sorted(store.utterances["speaker"].unique())
+    return pd.DataFrame(np.arange(len(speakers) * 25, dtype=float).reshape(len(speakers), 25) % 7,
+                        index=speakers, columns=list(EMBEDDING_COLUMNS))
 
 
 def test_oracle_embedding_is_the_true_profile_in_trait_major_order(tiny_corpus):
@@ -104,9 +171,10 @@ def test_standardise_by_hand():
 def test_k_objective_uses_the_inner_split_only(tiny_store):
     low, high = k_search_space(len(tiny_store.clips), 50)
     assert (low, high) == (1, len(tiny_store.clips))
-    inner = inner_fold(tiny_store.utterances, 3)
+    inner = inner_fold(tiny_store.utterances, 3)  # outer test session 3; its validation session 4 scores k
     sessions = tiny_store.utterances["session"]
     assert 3 not in set(sessions.iloc[inner.train]) | set(sessions.iloc[inner.test])
+    assert set(sessions.iloc[inner.test]) == {4} and 4 not in set(sessions.iloc[inner.train])
     seen = []
 
     def personality_for_k(k):

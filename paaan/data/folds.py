@@ -1,67 +1,181 @@
-"""Leave-one-session-out folds (paper III-A: "leave-one-dyad-out cross validation").
+"""Cross-validation folds: which utterances train, which pick the model, which test (paper III-A).
 
-A session is a dyad of two speakers, so holding out a session holds out both of its speakers: no test
-speaker is ever in training. Every step that splits data (training, k tuning, the report) goes through
-``leave_one_session_out`` and ``inner_split`` here.
+Every fold holds three disjoint sets of row positions:
+
+- ``test``: the held-out speakers the fold is scored on;
+- ``validation``: held-out *training* speakers for model selection (the best epoch, early stopping, the k
+  search's objective), so that every choice is made on speakers the network never trained on;
+- ``train``: everything else.
+
+Protocols (``make_folds``), one rule each:
+
+- ``session`` (default; the paper's "leave-one-dyad-out"): one fold per session, tested on that session's two
+  speakers; validation is the training session that follows the test session (cyclically: fold 5 validates
+  on session 1), training the other three sessions. No test speaker is ever in training.
+- ``speaker`` (SpeechBrain's speaker-independent IEMOCAP recipe): one fold per speaker, in sorted speaker
+  order; test on that speaker, validate on the other speaker(s) of its session (its session partner), train on
+  the other sessions' eight speakers.
+- ``file``: fold membership read from a file (``read_folds_file``): EmoBox's layout (a folder with
+  ``fold_N/<name>_test_fold_N.jsonl``, one JSON object per line with ``"key": "<dataset>-<utterance_id>"``) or a
+  CSV with columns ``utterance_id,fold``. Fold f tests on its members and validates on the members of the
+  next fold (cyclically), trains on the rest. A file naming utterances the corpus does not have, or leaving
+  some out, is an error that says how many and names the first few.
+
+Every step that splits data (training, k tuning, the report) goes through ``make_folds`` / ``get_fold`` and
+``inner_fold`` here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from paaan.errors import CorpusError
+
+PROTOCOLS = ("session", "speaker", "file")
+
 
 @dataclass(frozen=True)
 class Fold:
-    number: int  # 1..n, fold k tests on the k-th session in sorted order
-    test_session: int
-    train_sessions: tuple[int, ...]
+    number: int  # 1..n in the protocol's order
+    name: str  # "session 3", "speaker Ses03F", "fold 3"
     train: np.ndarray  # row positions of the training utterances
+    validation: np.ndarray  # row positions of the held-out training speakers' utterances (model selection)
     test: np.ndarray  # row positions of the test utterances
+    test_sessions: tuple[int, ...] = ()
+    validation_sessions: tuple[int, ...] = ()
+    train_sessions: tuple[int, ...] = ()
+    test_speakers: tuple[str, ...] = field(default=(), repr=False)
+    validation_speakers: tuple[str, ...] = field(default=(), repr=False)
+    train_speakers: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def test_session(self) -> int | None:
+        """The one test session of a leave-one-session-out fold (None when the test set spans others)."""
+        return self.test_sessions[0] if len(self.test_sessions) == 1 else None
 
     def __repr__(self) -> str:
-        return (f"Fold({self.number}, test_session={self.test_session}, train_sessions={self.train_sessions}, "
-                f"n_train={len(self.train)}, n_test={len(self.test)})")
+        return (f"Fold({self.number}, {self.name!r}, n_train={len(self.train)}, n_validation={len(self.validation)}, "
+                f"n_test={len(self.test)})")
+
+
+def _fold(utterances: pd.DataFrame, number: int, name: str, train, validation, test) -> Fold:
+    sessions = np.asarray(utterances["session"])
+    speakers = np.asarray(utterances["speaker"]) if "speaker" in utterances else np.full(len(utterances), "")
+
+    def groups(values, rows):
+        return tuple(sorted(set(values[rows].tolist())))
+
+    train, validation, test = (np.sort(np.asarray(r, dtype=np.int64)) for r in (train, validation, test))
+    return Fold(number, name, train, validation, test,
+                test_sessions=groups(sessions, test), validation_sessions=groups(sessions, validation),
+                train_sessions=groups(sessions, train), test_speakers=groups(speakers, test),
+                validation_speakers=groups(speakers, validation), train_speakers=groups(speakers, train))
 
 
 def leave_one_session_out(utterances: pd.DataFrame) -> list[Fold]:
-    """One fold per session: train on the other sessions, test on that one (rows given as positions)."""
+    """One fold per session: test on it, validate on the next training session (cyclically), train on the rest."""
     sessions = np.asarray(utterances["session"])
+    ordered = sorted(set(sessions.tolist()))
+    if len(ordered) < 3:
+        raise ValueError(f"leave-one-session-out needs at least three sessions (train, validation, test), "
+                         f"found {len(ordered)}")
     folds = []
-    for number, test_session in enumerate(sorted(set(sessions.tolist())), start=1):
+    for number, test_session in enumerate(ordered, start=1):
+        validation_session = ordered[number % len(ordered)]  # the next session, cyclically
         test = np.flatnonzero(sessions == test_session)
-        train = np.flatnonzero(sessions != test_session)
-        train_sessions = tuple(sorted(set(sessions[train].tolist())))
-        folds.append(Fold(number, int(test_session), train_sessions, train, test))
-    if len(folds) < 2:
-        raise ValueError(f"leave-one-session-out needs at least two sessions, found {len(folds)}")
+        validation = np.flatnonzero(sessions == validation_session)
+        train = np.flatnonzero((sessions != test_session) & (sessions != validation_session))
+        folds.append(_fold(utterances, number, f"session {test_session}", train, validation, test))
     return folds
 
 
-def get_fold(utterances: pd.DataFrame, number: int) -> Fold:
-    folds = leave_one_session_out(utterances)
+def leave_one_speaker_out(utterances: pd.DataFrame) -> list[Fold]:
+    """One fold per speaker (sorted): test on the speaker, validate on its session partner, train on the others."""
+    sessions = np.asarray(utterances["session"])
+    speakers = np.asarray(utterances["speaker"])
+    folds = []
+    for number, speaker in enumerate(sorted(set(speakers.tolist())), start=1):
+        test = np.flatnonzero(speakers == speaker)
+        session = sessions[test[0]]
+        if len(set(sessions[test].tolist())) != 1:
+            raise ValueError(f"speaker {speaker} speaks in sessions {sorted(set(sessions[test].tolist()))}: "
+                             "leave-one-speaker-out needs each speaker in one session")
+        validation = np.flatnonzero((sessions == session) & (speakers != speaker))
+        if len(validation) == 0:
+            raise ValueError(f"speaker {speaker} has no session partner in session {session} to validate on")
+        train = np.flatnonzero(sessions != session)
+        folds.append(_fold(utterances, number, f"speaker {speaker}", train, validation, test))
+    return folds
+
+
+def folds_from_membership(utterances: pd.DataFrame, membership: pd.Series) -> list[Fold]:
+    """Folds from ``membership`` (utterance id -> fold label): fold f tests on its members and validates on the
+    next fold's (cyclically, in sorted label order). Every corpus utterance must be in exactly one fold."""
+    ids = np.asarray(utterances["utterance_id"])
+    labels = membership.reindex(ids).to_numpy()
+    ordered = sorted(set(membership.tolist()))
+    if len(ordered) < 3:
+        raise ValueError(f"a fold file needs at least three folds (train, validation, test), found {len(ordered)}")
+    folds = []
+    for number, label in enumerate(ordered, start=1):
+        test = np.flatnonzero(labels == label)
+        validation = np.flatnonzero(labels == ordered[number % len(ordered)])
+        train = np.flatnonzero((labels != label) & (labels != ordered[number % len(ordered)]))
+        folds.append(_fold(utterances, number, f"fold {label}", train, validation, test))
+    return folds
+
+
+def make_folds(utterances: pd.DataFrame, protocol: str = "session", folds_file: str | Path | None = None) -> list[Fold]:
+    """The folds of ``protocol`` ("session", "speaker", or "file" with ``folds_file``)."""
+    if folds_file and protocol in ("session", "file"):
+        return folds_from_membership(utterances, read_folds_file(folds_file, utterances["utterance_id"]))
+    if folds_file:
+        raise ValueError(f"protocol {protocol!r} does not read a fold file; use protocol 'file' (or give no file)")
+    if protocol == "session":
+        return leave_one_session_out(utterances)
+    if protocol == "speaker":
+        return leave_one_speaker_out(utterances)
+    if protocol == "file":
+        raise ValueError("protocol 'file' needs a fold file (--folds-file)")
+    raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+
+
+def get_fold(utterances: pd.DataFrame, number: int, protocol: str = "session",
+             folds_file: str | Path | None = None) -> Fold:
+    folds = make_folds(utterances, protocol, folds_file)
     if not 1 <= number <= len(folds):
-        raise ValueError(f"fold must be in 1..{len(folds)}, got {number}")
+        raise ValueError(f"fold must be in 1..{len(folds)} under protocol {protocol!r}, got {number}")
     return folds[number - 1]
 
 
-def inner_split(utterances: pd.DataFrame, fold: Fold) -> Fold:
-    """The inner split used to tune k for one outer fold, inside its training sessions only.
+def inner_fold(fold: Fold) -> Fold:
+    """The split k is tuned on for an outer fold: train on its training rows, score on its validation rows.
 
-    The validation session is the training session that follows the test session (cyclically), so each
-    outer fold validates on a different held-out dyad and the test session is never looked at. The result
-    is a Fold whose ``test`` holds the inner validation rows (positions in ``utterances``).
+    The returned Fold's ``test`` is the outer fold's validation set (and so is its ``validation``: the k
+    search's objective and its early stopping read the same held-out speakers); the outer test set is never
+    looked at.
     """
-    ordered = fold.train_sessions
-    later = [s for s in ordered if s > fold.test_session]
-    validation_session = later[0] if later else ordered[0]
-    sessions = np.asarray(utterances["session"])
-    validation = fold.train[sessions[fold.train] == validation_session]
-    train = fold.train[sessions[fold.train] != validation_session]
-    return Fold(fold.number, validation_session, tuple(s for s in ordered if s != validation_session),
-                train, validation)
+    return Fold(fold.number, f"{fold.name}, inner", fold.train, fold.validation, fold.validation,
+                test_sessions=fold.validation_sessions, validation_sessions=fold.validation_sessions,
+                train_sessions=fold.train_sessions, test_speakers=fold.validation_speakers,
+                validation_speakers=fold.validation_speakers, train_speakers=fold.train_speakers)
+
+
+def inner_split(utterances: pd.DataFrame, fold: Fold) -> Fold:
+    """``inner_fold`` (kept for callers that pass the utterance table)."""
+    return inner_fold(fold)
+
+
+def all_rows_fold(utterances: pd.DataFrame) -> Fold:
+    """Every utterance trains (a model of all sessions): nothing validates or tests."""
+    empty = np.arange(0)
+    return _fold(utterances, 0, "all", np.arange(len(utterances)), empty, empty)
 
 
 def validation_split(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,9 +184,86 @@ def validation_split(rows: np.ndarray, labels: np.ndarray, fraction: float, seed
     ``labels`` holds the label of each row in ``rows``. With ``fraction == 0`` everything is training.
     """
     rows = np.asarray(rows)
-    if fraction <= 0:
+    if fraction <= 0 or len(rows) == 0:
         return rows, rows[:0]
     from sklearn.model_selection import train_test_split  # here: featurize's pool workers import this module
 
     train, validation = train_test_split(rows, test_size=fraction, random_state=seed, stratify=np.asarray(labels))
     return np.sort(train), np.sort(validation)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fold files
+
+
+_EMOBOX_FILE = re.compile(r"^(?P<name>.+)_test_fold_(?P<fold>\d+)\.jsonl$")
+
+
+def read_folds_file(path: str | Path, corpus_ids) -> pd.Series:
+    """utterance id -> fold label from an EmoBox fold folder or a ``utterance_id,fold`` CSV, checked against
+    ``corpus_ids``: unknown ids, corpus utterances in no fold, and utterances in two folds are errors."""
+    path = Path(path)
+    if path.is_dir():
+        membership = _read_emobox(path, set(corpus_ids))
+    elif path.is_file():
+        membership = _read_csv(path)
+    else:
+        raise CorpusError(path, "fold file not found (expected an EmoBox fold folder or a CSV utterance_id,fold)")
+    duplicated = membership.index[membership.index.duplicated()].unique()
+    if len(duplicated):
+        raise CorpusError(path, f"{len(duplicated)} utterances are in more than one fold "
+                                f"(first: {', '.join(map(str, duplicated[:3]))})")
+    corpus = pd.Index(corpus_ids)
+    unknown = membership.index.difference(corpus)
+    if len(unknown):
+        raise CorpusError(path, f"{len(unknown)} utterance ids are not in the corpus "
+                                f"(first: {', '.join(map(str, sorted(unknown)[:3]))})")
+    missing = corpus.difference(membership.index)
+    if len(missing):
+        raise CorpusError(path, f"{len(missing)} utterances of the corpus are in no fold "
+                                f"(first: {', '.join(map(str, sorted(missing)[:3]))})")
+    return membership
+
+
+def _read_csv(path: Path) -> pd.Series:
+    try:
+        frame = pd.read_csv(path, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CorpusError(path, f"does not parse as CSV: {exc}") from None
+    if not {"utterance_id", "fold"} <= set(frame.columns):
+        raise CorpusError(path, f"needs columns 'utterance_id' and 'fold'; columns are {list(frame.columns)}")
+    if frame["fold"].isna().any() or frame["utterance_id"].isna().any():
+        line = int(np.flatnonzero((frame["fold"].isna() | frame["utterance_id"].isna()).to_numpy())[0]) + 2
+        raise CorpusError(path, f"line {line}: empty utterance_id or fold")
+    folds = frame["fold"].str.strip()
+    labels = pd.to_numeric(folds, errors="coerce")
+    values = labels.astype(int) if labels.notna().all() and (labels % 1 == 0).all() else folds
+    return pd.Series(values.to_numpy(), index=frame["utterance_id"].str.strip().to_numpy(), name="fold")
+
+
+def _read_emobox(folder: Path, corpus_ids: set[str]) -> pd.Series:
+    files = sorted(folder.glob("fold_*/*_test_fold_*.jsonl"))
+    if not files:
+        raise CorpusError(folder, "no EmoBox fold files (fold_N/<name>_test_fold_N.jsonl)")
+    ids, labels = [], []
+    for file in files:
+        match = _EMOBOX_FILE.match(file.name)
+        if not match or file.parent.name != f"fold_{match['fold']}":
+            raise CorpusError(file, f"expected fold_N/<name>_test_fold_N.jsonl, got {file.parent.name}/{file.name}")
+        for line_number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                key = json.loads(line)["key"]
+            except (ValueError, KeyError, TypeError):
+                raise CorpusError(file, f"line {line_number}: not a JSON object with a 'key'") from None
+            ids.append(_utterance_of_key(str(key), corpus_ids))
+            labels.append(int(match["fold"]))
+    return pd.Series(labels, index=ids, name="fold")
+
+
+def _utterance_of_key(key: str, corpus_ids: set[str]) -> str:
+    """EmoBox keys prefix the dataset ("iemocap-Ses01F_impro01_F000"); IEMOCAP ids themselves hold no '-'."""
+    if key in corpus_ids or "-" not in key:
+        return key
+    return key.split("-", 1)[1]

@@ -10,6 +10,8 @@ Every model reads a ``Batch`` and returns a ``ModelOutput``; ``model.loss(output
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from paaan.config import ModelConfig
@@ -45,6 +47,8 @@ def build_model(
     (``prev1`` / ``prev2``, defaults documented in their files). ``seed``: initialise the weights from this
     seed without touching torch's global random state (None: draw from the global state).
     """
+    if variant.attention_score:  # the row pins its attention score (the "+" rows: mlp)
+        config = dataclasses.replace(config, attention_score=variant.attention_score)
     if seed is None:
         return _build(variant, config, audio_dim, word_dim, personality_dim, prev1, prev2)
     with torch.random.fork_rng(devices=[]):

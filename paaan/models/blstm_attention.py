@@ -3,12 +3,13 @@
 Each modality gets one BLSTM-attention block: a BLSTM over its time steps (40 ms LLD steps or words) and a
 self-attention that scores every step from that step's own state only,
 
-    e_t = act(v^T tanh(W h_t + b) + c),   alpha = softmax_t(e) over the valid steps,   C = sum_t alpha_t h_t.
+    e_t = act(score(tanh(W h_t + b))),   alpha = softmax_t(e) over the valid steps,   C = sum_t alpha_t h_t.
 
 W has ``config.prelayer`` (16) rows, so tanh(W h_t + b) is exactly PAaAN's pre-layer g_m,t (eq. 1), and
-act(v^T . + c) is PAaAN's fully connected score layer with the same activation (default tanh; "linear" gives
-the plain e_t = v^T tanh(W h_t + b) + c). So A+T is PAaAN's attention with each modality blind to the other one
-and to the personality. Audio / Text use one block, A+T two with [C_A, C_T] concatenated; then the classifier
+act(score(.)) is PAaAN's score with the same ``config.attention_score`` ("fc": score = v^T . + c, with
+the activation, default tanh, "linear" giving the plain e_t = v^T tanh(W h_t + b) + c; "mlp": a hidden tanh
+layer first and no activation after). So A+T is PAaAN's attention with each modality blind to the other one and to the
+personality. Audio / Text use one block, A+T two with [C_A, C_T] concatenated; then the classifier
 head shared with PAaAN (fusion per ``config.fusion``, a 256-node ReLU layer, 4 outputs).
 """
 
@@ -19,19 +20,21 @@ import torch.nn as nn
 
 from paaan.config import ModelConfig
 from paaan.models.batch import Batch, ModelOutput
-from paaan.models.layers import (BLSTM, ClassifierHead, EmotionModel, attention_context, blstm_units, length_mask,
-                                 masked_softmax, score_activation)
+from paaan.models.layers import (BLSTM, ClassifierHead, EmotionModel, attention_context, attention_scorer, blstm_units,
+                                 length_mask, masked_softmax, score_activation)
 
 
 class BLSTMAttention(nn.Module):
     """One modality: BLSTM then self-attention. (B, T, F) -> context (B, 2H) and weights (B, T)."""
 
-    def __init__(self, input_size: int, hidden: int, attention_size: int, attention_activation: str = "tanh"):
+    def __init__(self, input_size: int, hidden: int, attention_size: int, attention_activation: str = "tanh",
+                 attention_score: str = "fc", attention_hidden: int = 16):
         super().__init__()
         self.blstm = BLSTM(input_size, hidden)
         self.W = nn.Linear(2 * hidden, attention_size)  # the pre-layer tanh(W h_t + b)
-        self.v = nn.Linear(attention_size, 1)  # the score layer v^T . + c
-        self.score_activation = score_activation(attention_activation)
+        self.v = attention_scorer(attention_size, attention_score, attention_hidden)  # the score (fc: v^T . + c)
+        # the activation belongs to the fc score; the mlp score's nonlinearity is its hidden layer (paaan.py)
+        self.score_activation = score_activation(attention_activation if attention_score == "fc" else "linear")
 
     @property
     def output_size(self) -> int:
@@ -55,7 +58,9 @@ class BLSTMAttentionClassifier(EmotionModel):
         # Under fusion "split" each block has fusion_size / 4 units per direction, for A+T and for the unimodal
         # baselines alike ("the same structure for each modality-specific BLSTM", III-A).
         hidden = blstm_units(config)
-        block = dict(hidden=hidden, attention_size=config.prelayer, attention_activation=attention_activation)
+        block = dict(hidden=hidden, attention_size=config.prelayer, attention_activation=attention_activation,
+                     attention_score=getattr(config, "attention_score", "fc"),
+                     attention_hidden=getattr(config, "attention_hidden", 16))
         self.audio = BLSTMAttention(audio_dim, **block) if use_audio else None
         self.text = BLSTMAttention(word_dim, **block) if use_text else None
         width = sum(block.output_size for block in (self.audio, self.text) if block is not None)

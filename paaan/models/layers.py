@@ -20,11 +20,27 @@ FUSIONS = ("projection", "split")
 SCORE_ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "linear": lambda x: x}
 
 
+ATTENTION_SCORES = ("fc", "mlp")
+
+
 def score_activation(name: str):
     try:
         return SCORE_ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"unknown score_activation {name!r}; known: {', '.join(SCORE_ACTIVATIONS)}") from None
+
+
+def attention_scorer(in_features: int, kind: str = "fc", hidden: int = 16) -> nn.Module:
+    """What turns a step's concatenated pre-layer vectors (..., in_features) into one score (..., 1).
+
+    "fc": one fully connected layer (eq. 3); "mlp": a ``hidden``-unit tanh layer, then the fully connected layer
+    to the score, so that the inputs interact before the score (see paaan.models.paaan for why that matters).
+    """
+    if kind == "fc":
+        return nn.Linear(in_features, 1)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(in_features, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+    raise ValueError(f"unknown attention_score {kind!r}; known: {', '.join(ATTENTION_SCORES)}")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -20,17 +20,35 @@ paper does not say how they meet. ``config.time_alignment`` picks:
   an unknown alignment, a word without steps) the other modality's masked time-average stands in.
 - "mean": always the other modality's masked time-average (no alignment needed).
 
-The score layer's activation (``attention_activation``). g_P is the same at every step, so through a purely
-linear FC it adds one constant to every score of an utterance, and the softmax over time cancels it: a linear
-score would make PAaAN's personality a no-op (``test_models`` checks this). The score needs a nonlinearity
-after the FC layer. Default "tanh", the common Keras attention of the time (Dense(1, activation="tanh"), then
-a softmax over time): w_P g_P shifts every step of the speaker along the saturating curve, so the personality
-sets which steps stand out and how sharply; scores lie in [-1, 1], so one step weighs at most e^2 = 7.4 times
-another. "relu" follows III-A's "the other layers use relu" literally (w_P g_P becomes a speaker-specific
-threshold below which steps fall to a common score 0), but at initialisation every score of an utterance can
-be <= 0: the attention is then uniform and its layer receives no gradient at all (seen with small random
-networks), so it is not the default. "linear" (eq. 3 read literally, personality-blind) is kept for ablation.
-The BLSTM-attention baselines use the same activation, so A+T vs IA+T vs PAaAN differ only in the score's inputs.
+What the personality can do to the attention (``attention_score``; ``attention_activation``).
+
+- g_P is the same at every step. Write the "fc" score (eq. 3: one fully connected layer to a scalar) of one
+  utterance as act(u_t + c) with u_t = w_T g_T(t) + w_A g_A,t + b from the step and c = w_P g_P from the
+  speaker. Through a linear act the softmax over time cancels c exactly: a literal eq. 3 ignores the
+  personality ("linear" reproduces that; ``test_models`` checks it). Through a monotone act (tanh, relu) c
+  cannot change the *order* of an utterance's steps either: u_s > u_t implies act(u_s + c) >= act(u_t + c)
+  for every c, so the personality never decides which steps stand out (``test_models`` proves the ranking
+  invariant for random weights and personalities). What c does change is how sharp the attention is: with
+  tanh it slides every step of the speaker along the saturating curve (scores in [-1, 1], so one step weighs
+  at most e^2 = 7.4 times another). A nonlinear head can read that sharpness back from the context vector, so
+  the "fc" PAaAN can still use the personality, but only indirectly, and its attention maps then show how
+  peaked the attention is for a speaker, not where that speaker's evidence lies.
+- "mlp" is additive attention: score = v^T tanh(W [g_T(t), g_A,t, g_P] + b) + c, a hidden tanh layer
+  (``attention_hidden`` units) before the scalar, and no activation after it (the hidden layer is the
+  nonlinearity; an outer tanh would cap the sharpness at e^2 again). The personality then interacts with
+  each step's state, and the steps' order can depend on who is speaking: a real re-ranking
+  (``test_models`` shows the invariance breaks; in its toy task, where the emotion sits in the segment a
+  trait's sign chooses, both scores reach high accuracy, the "fc" one through sharpness, and the "mlp"
+  attention lands on the carrier segment for either sign). Not in the paper: the variants table's "+" rows
+  use it, each against IA+T+ (the same network and score without g_P), so that capacity is not mistaken
+  for personality.
+- ``attention_activation`` (of the "fc" score only): "tanh" (default, the common Keras attention of the time:
+  Dense(1, tanh), then a softmax over time); "relu" follows III-A's "the other layers use relu" literally (w_P g_P becomes a
+  speaker-specific threshold below which steps fall to a common score 0), but at initialisation every score
+  of an utterance can be <= 0: the attention is then uniform and its layer receives no gradient at all (seen
+  with small random networks), so it is not the default; "linear" (eq. 3 read literally, personality-blind)
+  is kept for ablation. The BLSTM-attention baselines use the same activation and score, so A+T vs IA+T vs
+  PAaAN differ only in the score's inputs.
 
 Where the personality enters (``Variant.integration``, Table I):
 "attention" (PAaAN_PP / _NA / _oracle) as g_P above; "none" (IA+T) the same network without g_P (FC_A and
@@ -45,8 +63,8 @@ import torch.nn as nn
 
 from paaan.config import ModelConfig
 from paaan.models.batch import Batch, ModelOutput
-from paaan.models.layers import (BLSTM, ClassifierHead, EmotionModel, attention_context, blstm_units, length_mask,
-                                 masked_mean, masked_softmax, score_activation)
+from paaan.models.layers import (BLSTM, ClassifierHead, EmotionModel, attention_context, attention_scorer, blstm_units,
+                                 length_mask, masked_mean, masked_softmax, score_activation)
 
 TIME_ALIGNMENTS = ("aligned", "mean")
 INTEGRATIONS = ("none", "attention", "decision", "input")
@@ -105,7 +123,9 @@ class PAaAN(EmotionModel):
             raise ValueError(f"unknown time_alignment {config.time_alignment!r}; known: {', '.join(TIME_ALIGNMENTS)}")
         self.integration = integration
         self.time_alignment = config.time_alignment
-        self.score_activation = score_activation(attention_activation)
+        kind = getattr(config, "attention_score", "fc")
+        # eq. 3's activation acts on the fc score; the mlp score's nonlinearity is its hidden layer
+        self.score_activation = score_activation(attention_activation if kind == "fc" else "linear")
         H, P = blstm_units(config), config.prelayer
         extra_in = personality_dim if integration == "input" else 0  # P-T: p appended to every input step
         self.blstm_a = BLSTM(audio_dim + extra_in, H)
@@ -114,8 +134,9 @@ class PAaAN(EmotionModel):
         self.pre_t = nn.Linear(2 * H, P)  # eq. 1, m = T
         self.pre_p = nn.Linear(personality_dim, P) if integration == "attention" else None  # g_P
         n_g = 3 if integration == "attention" else 2  # eq. 2: [g_T, g_A, g_P], or [g_T, g_A] without g_P
-        self.fc_a = nn.Linear(n_g * P, 1)  # audio attention score
-        self.fc_t = nn.Linear(n_g * P, 1)  # text attention score
+        score = dict(kind=kind, hidden=getattr(config, "attention_hidden", 16))
+        self.fc_a = attention_scorer(n_g * P, **score)  # audio attention score (eq. 3's FC layer, or the mlp)
+        self.fc_t = attention_scorer(n_g * P, **score)  # text attention score
         extra_head = personality_dim if integration == "decision" else 0  # P-D: [C_A, C_T, p]
         self.head = ClassifierHead(4 * H + extra_head, config)
 
