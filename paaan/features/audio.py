@@ -11,6 +11,10 @@ Two kinds of trouble are told apart:
 - Unusable files raise ``FeatureError(path, reason)``; the reasons start with the fixed words of
   ``REASONS`` so they can be counted: unreadable file or header, no samples, too short for one analysis
   frame, non-finite samples.
+
+The audio may also come from memory (a served model receives the bytes of a WAV or FLAC file): ``load_audio``
+and ``audio_info`` take a binary file-like object (``io.BytesIO(data)``) as well as a path, read by libsndfile
+through soundfile without a temporary file; ``name`` then stands for the path in errors.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Union
 
 import numpy as np
 import soundfile as sf
@@ -30,6 +35,10 @@ from paaan.errors import FeatureError
 REASONS = ("unreadable audio", "empty audio", "too short", "non-finite samples")
 # The sound fixes load_audio may apply, in the order it applies them.
 FIXES = ("mixed_to_mono", "resampled", "clipped")
+# What names the audio in errors when it comes from memory and the caller gives no name.
+MEMORY = "<audio in memory>"
+
+AudioSource = Union[str, Path, BinaryIO]  # a path, or a binary file-like object holding a sound file
 
 
 @dataclass(frozen=True)
@@ -53,27 +62,48 @@ def min_samples(sample_rate: int, frame_size: float = FeatureConfig.frame_size) 
     return int(round(frame_size * sample_rate))
 
 
-def load_audio(
-    path: str | Path,
-    target_sr: int = FeatureConfig.sample_rate,
-    frame_size: float = FeatureConfig.frame_size,
-) -> Audio:
-    """Read ``path`` as mono float32 at ``target_sr``; FeatureError(path, reason) if it is unusable.
+def _label(source: AudioSource, name: str | None) -> str | Path:
+    if name is not None:
+        return name
+    return Path(source) if isinstance(source, (str, Path)) else MEMORY
 
-    A file must hold at least one ``frame_size`` frame after resampling (960 samples for 60 ms at 16 kHz),
-    or openSMILE returns no frame for it.
-    """
-    path = Path(path)
-    if not path.is_file():
-        # libsndfile would only say "System error".
-        raise FeatureError(path, "unreadable audio: no such file")
+
+def _soundfile(source: AudioSource, label: str | Path, call):
+    """``call(source)`` with soundfile, its errors as FeatureError(label, "unreadable audio: ...")."""
+    if isinstance(source, (str, Path)):
+        if not Path(source).is_file():
+            # libsndfile would only say "System error".
+            raise FeatureError(label, "unreadable audio: no such file")
+        source = str(source)
     try:
-        # (n_samples, channels) float64; integer PCM is scaled to [-1, 1) by libsndfile.
-        samples, source_rate = sf.read(str(path), dtype="float64", always_2d=True)
+        return call(source)
     except (sf.SoundFileError, RuntimeError) as exc:
         # libsndfile's own words, e.g. "Format not recognised." for a corrupt header.
         detail = getattr(exc, "error_string", None) or str(exc)
-        raise FeatureError(path, f"unreadable audio: {detail.strip().rstrip('.')}") from None
+        raise FeatureError(label, f"unreadable audio: {detail.strip().rstrip('.')}") from None
+
+
+def audio_info(source: AudioSource, name: str | None = None):
+    """The header of ``source`` (soundfile's info: ``format``, ``frames``, ``samplerate``, ``channels``,
+    ``duration``), without reading the samples; FeatureError(path or ``name``) if it is unreadable."""
+    return _soundfile(source, _label(source, name), sf.info)
+
+
+def load_audio(
+    source: AudioSource,
+    target_sr: int = FeatureConfig.sample_rate,
+    frame_size: float = FeatureConfig.frame_size,
+    name: str | None = None,
+) -> Audio:
+    """Read ``source`` as mono float32 at ``target_sr``; FeatureError(path, reason) if it is unusable.
+
+    ``source``: a path, or a binary file-like object positioned at the start of a sound file (errors then
+    name it ``name``, default ``MEMORY``). A file must hold at least one ``frame_size`` frame after
+    resampling (960 samples for 60 ms at 16 kHz), or openSMILE returns no frame for it.
+    """
+    path = _label(source, name)
+    # (n_samples, channels) float64; integer PCM is scaled to [-1, 1) by libsndfile.
+    samples, source_rate = _soundfile(source, path, lambda s: sf.read(s, dtype="float64", always_2d=True))
     n_samples, channels = samples.shape
     if n_samples == 0:
         raise FeatureError(path, "empty audio: the file holds 0 samples")

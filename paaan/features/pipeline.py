@@ -33,7 +33,7 @@ from paaan.features.acoustic import (
     LLD_NAMES, Moments, frame_moments, functionals_extractor, lld_extractor, pool_steps, speaker_stats, znormalise,
 )
 from paaan.features.alignment import align_tokens, alignment_overrun, token_steps
-from paaan.features.audio import load_audio
+from paaan.features.audio import Audio, AudioSource, load_audio
 from paaan.features.store import StoreWriter
 
 if TYPE_CHECKING:
@@ -72,15 +72,25 @@ class AcousticResult:
     error: str | None = None
 
 
-def acoustic_features(path: str, config: FeatureConfig, with_lld: bool) -> AcousticResult:
-    """One file's functionals, and its pooled raw LLDs and moments when ``with_lld``; errors name the file."""
-    audio = load_audio(path, target_sr=config.sample_rate, frame_size=config.frame_size)
+def acoustic_features(source: AudioSource, config: FeatureConfig, with_lld: bool,
+                      name: str | None = None) -> AcousticResult:
+    """One file's functionals, and its pooled raw LLDs and moments when ``with_lld``; errors name the file.
+
+    ``source``: a path, or a binary file-like object holding a sound file (a served model's in-memory
+    audio), named ``name`` in errors (see ``load_audio``).
+    """
+    audio = load_audio(source, target_sr=config.sample_rate, frame_size=config.frame_size, name=name)
+    return audio_features(audio, config, with_lld, source=name or str(source))
+
+
+def audio_features(audio: Audio, config: FeatureConfig, with_lld: bool, source: str = "<signal>") -> AcousticResult:
+    """``acoustic_features`` of samples already read by ``load_audio``; ``source`` names them in errors."""
     result = AcousticResult("", -1, duration=audio.duration, fixes=audio.fixes)
     if with_lld:
-        frames = lld_extractor(config)(audio.signal, audio.sample_rate, source=path)  # (T, 45)
+        frames = lld_extractor(config)(audio.signal, audio.sample_rate, source=source)  # (T, 45)
         result.steps = pool_steps(frames, config.pool_frames).astype(np.float32)  # (ceil(T/4), 45)
         result.moments = frame_moments(frames)
-    result.functionals = functionals_extractor(config)(audio.signal, audio.sample_rate, source=path)
+    result.functionals = functionals_extractor(config)(audio.signal, audio.sample_rate, source=source)
     return result
 
 
@@ -123,11 +133,13 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     """Write the feature store of both corpora to ``out``; return the summary (also in the manifest).
 
     ``workers``: processes for openSMILE (0 = all cores). ``config.glove``: "glove-6b-50d" or a GloVe file.
+    ``config.sspnet_scale``: the scale of SSPNet's scores ("auto" detects it; the summary's ``sspnet_scale``
+    names the one read). The clips table keeps the scores in that scale's units.
     """
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     table, report = scan_iemocap(iemocap_root)
-    clips = load_sspnet(sspnet_root)
+    clips = load_sspnet(sspnet_root, scale=config.sspnet_scale)
     if table.empty:
         raise PaaanError(f"{iemocap_root}: no 4-class utterance to featurize")
 
@@ -211,6 +223,7 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     audio_seconds = float(sum(r.duration for r in results if not r.error))
     summary = {
         "iemocap_utterances": len(table), "sspnet_clips": len(clips_kept),
+        "sspnet_scale": clips.attrs["scale"],  # the scale read (detected when config says "auto")
         "files": len(tasks), "files_featurized": len(tasks) - sum(1 for r in results if r.error),
         "skipped_files": len(skipped),
         "skipped_reasons": dict(Counter(s["reason"] for s in skipped)),

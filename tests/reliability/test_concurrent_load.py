@@ -3,13 +3,15 @@
 Issue 9, part 3; all ``slow``. The trials run on the project's own local Ray cluster (``start_ray``) and log
 like paaan's trials (``load_trials.py``); the store is the default kind (sqlite beside the working
 folder) or a local ``mlflow server``. The served model is the small run's registered PAaAN_PP, served with
-``mlflow models serve`` on 127.0.0.1 and sent a bounded burst from a second process (``burst_client.py``).
+``mlflow models serve`` on 127.0.0.1 and sent a bounded burst from a second process (``burst_client.py``), then
+base64 audio from a remote-like client process (``base64_client.py``).
 Servers are started by this test, bind 127.0.0.1 and are stopped by their process group id.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -97,7 +99,9 @@ def test_eight_concurrent_trials_lose_no_metric(store, tmp_path):
 def test_a_served_model_answers_a_burst_without_errors(small_run, tmp_path):
     """``mlflow models serve`` of the registered PAaAN_PP on 127.0.0.1: BURST requests, CONCURRENCY at a time,
     from another process; every answer is 200 with three rows of probabilities; a malformed request gets a
-    message naming its row, and the server keeps serving."""
+    message naming its row, and the server keeps serving. Then a client process sends the audio itself (base64,
+    with word timings): answered as the same files by path; a corrupt base64 string and an oversize file get
+    HTTP 400 naming the row."""
     port = free_port()
     env = child_env(tmp_path, small_run.tracking_uri)
     started = time.perf_counter()
@@ -147,6 +151,75 @@ def test_a_served_model_answers_a_burst_without_errors(small_run, tmp_path):
         assert error["message"].endswith("row 0, column 'audio_path': /no/such.wav is not a readable file")
         assert "stack_trace" not in error and "Traceback" not in answer.text
         assert requests.post(f"{url}/invocations", json=body, timeout=60).status_code == 200
+
+        _base64_audio_from_another_process(small_run, url, tmp_path, env)
+        assert requests.post(f"{url}/invocations", json=body, timeout=60).status_code == 200
     finally:
         stop(server)
     assert count_running(small_run.tracking_uri, "served model burst") == 0
+
+
+def _corpus_rows(small_run, wavs: list[Path]) -> dict:
+    """Transcripts and word timings (the forced alignment featurize stored, one per token) of these wavs."""
+    import mlflow
+
+    from experiments.featurize import store_of
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(small_run.tracking_uri)
+    try:
+        store = store_of(small_run.upstream.featurize)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    table, words = store.utterances, store.words
+    ids = table["utterance_id"].astype(str).tolist()
+    out = {"transcripts": [], "word_starts": [], "word_ends": []}
+    for wav in wavs:
+        row = ids.index(wav.stem)
+        mine = words[words["utterance"] == row].sort_values("position")
+        out["transcripts"].append(str(table["transcript"].iloc[row]))
+        for column, name in (("start", "word_starts"), ("end", "word_ends")):
+            out[name].append([None if pd.isna(v) else float(v) for v in mine[column]])  # JSON null: no timing
+    return out
+
+
+def _base64_audio_from_another_process(small_run, url: str, tmp_path: Path, env: dict) -> None:
+    """A remote client's requests (``base64_client.py``, its own process): one speaker's audio as base64 with
+    transcripts and word timings gets one emotion per row, the same answer as the same files by path; a
+    corrupt base64 string and a 17 MiB file each get HTTP 400 naming the row."""
+    wavs = small_run.wavs[:3]
+    rows = _corpus_rows(small_run, wavs)
+    spec = {"speaker": "s1", "wavs": [str(w) for w in wavs], **rows}
+    (tmp_path / "base64_spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "base64_answers.json"
+    done = subprocess.run([sys.executable, str(HERE / "base64_client.py"), url, str(tmp_path / "base64_spec.json"),
+                           str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = json.loads(out.read_text())
+    for case, record in answers.items():
+        shown = record.get("message", "")[-200:] or [p["emotion"] for p in record["predictions"]]
+        print(f"[reliability] base64 {case}: HTTP {record['status']} in {record['seconds']} s for a "
+              f"{record['body_bytes'] / 1e6:.1f} MB body: {shown!r}")
+
+    good = answers["good"]
+    assert good["status"] == 200 and len(good["predictions"]) == 3
+    assert all(p["emotion"] in ("ang", "hap", "neu", "sad") for p in good["predictions"])
+    # The same audio by path, with the same transcripts and timings, sent from this process.
+    columns = ["speaker", "transcript", "audio_path", "word_starts", "word_ends"]
+    data = [["s1", t, str(w), s, e] for t, w, s, e in zip(rows["transcripts"], wavs, rows["word_starts"],
+                                                           rows["word_ends"])]
+    by_path = requests.post(f"{url}/invocations", json={"dataframe_split": {"columns": columns, "data": data}},
+                            timeout=120)
+    assert by_path.status_code == 200, by_path.text[-500:]
+    for mine, theirs in zip(by_path.json()["predictions"], good["predictions"]):
+        assert mine["emotion"] == theirs["emotion"]
+        assert all(abs(mine[f"p_{e}"] - theirs[f"p_{e}"]) < 1e-6 for e in ("ang", "hap", "neu", "sad"))
+
+    for case, message in (
+            ("corrupt", r"Error: row 1, column 'audio_base64': not valid base64 \(.*\); expected standard base64"),
+            ("oversize", r"Error: row 1, column 'audio_base64': 17825792 bytes \(17\.0 MiB\) of audio, over the "
+                         r"limit of 16777216 bytes \(16\.0 MiB\) per utterance \(MAX_UTTERANCE_BYTES\)$")):
+        record = answers[case]
+        assert record["status"] == 400 and record["error_code"] == "INVALID_PARAMETER_VALUE", record
+        assert re.search(message, record["message"]), record["message"][-400:]
+        assert not record["has_stack_trace"]
