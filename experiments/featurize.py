@@ -1,7 +1,8 @@
 """The ``featurize`` step: both corpora -> a feature store logged as the run's artifacts (``features/``).
 
 Reused when a FINISHED featurize run has the same cache key: the feature settings, the word vectors, the
-corpus fingerprints (file list, sizes, mtimes) and the code version. Later steps find the store by run id.
+corpus fingerprints (file list, sizes, mtimes), the folders of one's own features (the same fingerprint of
+every file, plus features.json's content) and the code version. Later steps find the store by run id.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import mlflow
 from experiments import tracking
 from experiments.corpora import Corpora
 from paaan.config import FeatureConfig
+from paaan.features.own import FEATURES_JSON, read_feature_set
 from paaan.features.pipeline import featurize
 from paaan.features.store import FeatureStore
 
@@ -23,14 +25,34 @@ STEP = "featurize"
 ARTIFACT = "features"
 
 
+# FeatureConfig field -> the features.json level of its folder (paaan.features.own)
+OWN_FEATURES = {"audio_features": "frames", "functionals_dir": "functionals"}
+
+
+def own_feature_sets(config: FeatureConfig) -> dict:
+    """FeatureConfig field -> the FeatureSet of its folder (features.json checked), for the folders given."""
+    return {field: read_feature_set(getattr(config, field), level) for field, level in OWN_FEATURES.items()
+            if getattr(config, field)}
+
+
 def featurize_key(corpora: Corpora, config: FeatureConfig) -> tuple[str, dict]:
+    """The cache key of a featurize run, and the data fingerprints (also tagged on the run).
+
+    A folder of one's own features enters like a corpus: every file's size and mtime (``fingerprint_tree``), plus
+    features.json's content; its features.json is checked first, so a malformed one fails before anything runs.
+    """
     fingerprints = {"iemocap": tracking.fingerprint_tree(corpora.iemocap),
                     "sspnet": tracking.fingerprint_tree(corpora.sspnet)}
     glove = config.glove
     if Path(glove).is_file():  # a user's GloVe file: its size and mtime stand for its content
         stat = Path(glove).stat()
         glove = {"path": str(Path(glove).resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns}
-    inputs = {"features": config.__dict__ | {"glove": glove}, "data": fingerprints}
+    own = {}
+    for field in own_feature_sets(config):
+        root = Path(getattr(config, field)).resolve()
+        fingerprints[field] = tracking.fingerprint_tree(root)
+        own[field] = {"path": str(root), "features_json": json.loads((root / FEATURES_JSON).read_text())}
+    inputs = {"features": config.__dict__ | {"glove": glove} | own, "data": fingerprints}
     return tracking.cache_key(STEP, inputs), fingerprints
 
 
@@ -44,7 +66,13 @@ def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, par
         return cached.info.run_id
     tags = {tracking.TAG_KEY: key, "paaan.data_fingerprint": json.dumps(fingerprints, sort_keys=True),
             "paaan.demo_corpus": str(corpora.demo)}
+    sets = own_feature_sets(config)
     with tracking.step_run("featurize", STEP, parent_run_id=parent_run_id, tags=tags, entry=entry) as run:
+        own_params = {}
+        for field, feature_set in sets.items():
+            prefix = "audio_features" if field == "audio_features" else "functionals_features"
+            own_params |= {field: getattr(config, field), f"data_fingerprint.{field}": fingerprints[field]["hash"],
+                           **{f"{prefix}.{k}": v for k, v in feature_set.describe().items()}}
         tracking.log_params({
             "iemocap_root": corpora.iemocap, "sspnet_root": corpora.sspnet, "glove": config.glove,
             "frame_size": config.frame_size, "frame_step": config.frame_step,
@@ -52,6 +80,7 @@ def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, par
             "sample_rate": config.sample_rate, "workers": workers or "all",
             "data_fingerprint.iemocap": fingerprints["iemocap"]["hash"],
             "data_fingerprint.sspnet": fingerprints["sspnet"]["hash"],
+            **own_params,
         })
         target = tracking.local_artifact_target(run.info.run_id, ARTIFACT)
         scratch = None
@@ -74,8 +103,11 @@ def store_of(run_id: str) -> FeatureStore:
 
 
 def _print_summary(summary: dict) -> None:
-    print(f"featurized {summary['files_featurized']}/{summary['files']} files "
+    own = (f"; read {summary['own_feature_files']} files of own features ({summary['audio_features']} steps, "
+           f"{summary['functionals_set']} functionals) in {summary['own_features_seconds']} s"
+           if summary.get("own_feature_files") else "")
+    print(f"featurized {summary['files_featurized']}/{summary['files']} files with openSMILE "
           f"({summary['audio_hours']} h of audio) in {summary['seconds']} s, real-time factor "
-          f"{summary['real_time_factor']}x with {summary['workers']} workers; "
+          f"{summary['real_time_factor']}x with {summary['workers']} workers{own}; "
           f"OOV share {summary['oov_share']}; skipped {summary['skipped_files']}"
           + (f" ({summary['skipped_reasons']})" if summary["skipped_files"] else ""), flush=True)

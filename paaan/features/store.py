@@ -6,8 +6,9 @@ Layout (``FORMAT_VERSION`` 1)::
     iemocap/utterances.parquet          one row per featurized 4-class utterance (reader columns, minus the
                                         alignment lists, plus lld_offset, lld_steps, word_offset, n_words)
     iemocap/lld.npy                     (sum of steps, 45) float32: 40 ms steps, z-normalised per speaker
+                                        (with one's own frame-level features: (sum of steps, their dim))
     iemocap/lld_speaker_stats.parquet   per speaker: frame-level mean and std of each LLD (the z-norm)
-    iemocap/functionals.npy             (n_utterances, 1582) float32, raw (not standardised)
+    iemocap/functionals.npy             (n_utterances, 1582) float32, raw (not standardised), or one's own
     iemocap/words.parquet               one row per token: utterance, position, token, pos, vocab_id (-1 =
                                         out of vocabulary), start, end (NaN = not aligned), first_step,
                                         last_step (-1 = not aligned)
@@ -19,6 +20,11 @@ Layout (``FORMAT_VERSION`` 1)::
 
 Rows of ``lld.npy`` for utterance i are ``lld[lld_offset[i] : lld_offset[i] + lld_steps[i]]``; its words are
 ``words[word_offset[i] : word_offset[i] + n_words[i]]``. Arrays are memory-mapped on read.
+
+A store built from one's own features (``paaan.features.own``) records their sets in the manifest, by name,
+dimension and frame rate only (no paths: the store travels as an artifact): ``audio_features`` ({name, dim,
+frame_rate_hz}, or null for openSMILE's LLDs; ``lld_names`` are then ``<name>_0 .. <name>_{dim-1}``) and
+``functionals_features`` ({name, dim}, or null for openSMILE's IS10).
 """
 
 from __future__ import annotations
@@ -71,6 +77,16 @@ class FeatureStore:
     @property
     def lld_names(self) -> list[str]:
         return list(self.manifest["lld_names"])
+
+    @property
+    def audio_features(self) -> dict | None:
+        """The own frame-level feature set the steps come from ({name, dim, frame_rate_hz}); None: openSMILE."""
+        return self.manifest.get("audio_features")
+
+    @property
+    def functionals_features(self) -> dict | None:
+        """The own functionals set of both corpora ({name, dim}); None: openSMILE's IS10 functionals."""
+        return self.manifest.get("functionals_features")
 
     def utterance_lld(self, i: int) -> np.ndarray:
         row = self.utterances.iloc[i]
