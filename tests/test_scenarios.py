@@ -73,7 +73,7 @@ def test_knobs_are_every_field_but_name_description_and_claims():
         assert set(s.knobs()) == fields
     assert get_scenario("segment_gate_75").knobs() == {
         "style": "fixed", "anger_masking": False, "happy_words_shift": False, "asides": False,
-        "gate": "segment", "carrier_share": 0.75}
+        "gate": "segment", "carrier_share": 0.75, "traits": "paired"}
 
 
 def test_slug_names_the_carrier_share_of_gate_scenarios_only():
@@ -213,6 +213,13 @@ def test_input_flip_is_the_default_scenario_to_the_byte(tiny_corpus, tmp_path):
                for s in truth["iemocap"]["speakers"].values())
 
 
+def test_a_gated_corpus_is_the_same_to_the_byte_with_one_worker_or_two(segment_corpus, tmp_path):
+    # the gate's own streams ("gate-plan", "gate-speech") are per utterance too: no draw depends on order
+    one = _digest(generate_demo_corpus(tmp_path / "one", seed=0, profile="tiny", scenario="segment_gate", workers=1))
+    two = _digest(generate_demo_corpus(tmp_path / "two", seed=0, profile="tiny", scenario="segment_gate", workers=2))
+    assert len(one) > 200 and one == two == _digest(segment_corpus)
+
+
 def test_the_null_corpus_records_every_effect_as_off(none_corpus):
     truth = _truth(none_corpus)
     assert truth["scenario"]["knobs"] == get_scenario("none").knobs()
@@ -297,3 +304,21 @@ def test_matches_knows_the_corpus_of_a_seed_profile_and_scenario(tiny_corpus, se
     del old["scenario"]
     (stale / "ground_truth.json").write_text(json.dumps(old))
     assert not matches(stale, 0, "tiny", "input_flip")
+
+
+def test_paired_traits_leave_extraversion_the_only_trait_that_tells_a_sessions_speakers_apart():
+    from paaan.demo import plan
+    from paaan.data.schema import TRAITS
+
+    paired = plan.iemocap_speakers(0, 0.2, "paired")
+    random = plan.iemocap_speakers(0, 0.2, "random")
+    for f, m in zip(paired[0::2], paired[1::2]):
+        assert f.id[:5] == m.id[:5]  # the two speakers of one session
+        assert {t: f.traits[t] for t in TRAITS if t != "extraversion"} == {
+            t: m.traits[t] for t in TRAITS if t != "extraversion"}
+        assert f.traits["extraversion"] * m.traits["extraversion"] < 0  # opposite sides of E
+    # the design changes only the traits: voices, identities and extraversion are drawn as before
+    assert [(s.voice, s.identity, s.traits["extraversion"]) for s in paired] == [
+        (s.voice, s.identity, s.traits["extraversion"]) for s in random]
+    assert get_scenario("input_flip").traits == "random"
+    assert all(get_scenario(n).traits == "paired" for n in ("none", "segment_gate", "segment_gate_75", "modality_gate"))

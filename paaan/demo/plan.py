@@ -139,23 +139,41 @@ _SIGN_PATTERNS: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
 )
 
 
-def iemocap_speakers(seed: int, identity_sd: float) -> list[Speaker]:
+TRAIT_DESIGNS: tuple[str, ...] = ("random", "paired")
+
+
+def iemocap_speakers(seed: int, identity_sd: float, trait_design: str = "random") -> list[Speaker]:
     """The 10 IEMOCAP speakers (Ses01F, Ses01M, ..., Ses05M) with true Big-Five profiles.
 
-    Extraversion and agreeableness have magnitude 2.0-3.8 and the signs of ``_SIGN_PATTERNS`` (sessions
-    shuffled by the seed), so leave-one-session-out always trains on both sides of both axes; the other
-    traits are uniform in [-3, 3].
+    Extraversion has magnitude 2.0-3.8 and the signs of ``_SIGN_PATTERNS`` (sessions shuffled by the seed),
+    so leave-one-session-out always trains on both sides of it. ``trait_design``:
+
+    - "random" (the input_flip corpus): agreeableness also has magnitude 2.0-3.8 and the patterns' signs; the
+      other traits are uniform in [-3, 3], drawn per speaker.
+    - "paired": the two speakers of a session share every trait but extraversion (drawn once per session,
+      uniform in [-3, 3]). Each session then pairs an extravert with an introvert of the same other traits,
+      so no other trait, nor any combination of them, separates the two sides of extraversion in any fold's
+      training speakers: an effect planted on extraversion is identifiable from any three sessions. (Under
+      "random", three of the five sign patterns give agreeableness the sign of extraversion, so a fold whose
+      training sessions are those three cannot tell the two traits apart, and with six training speakers a
+      uniform trait separates them by chance too.)
     """
+    if trait_design not in TRAIT_DESIGNS:
+        raise ValueError(f"unknown trait design {trait_design!r}; known: {', '.join(TRAIT_DESIGNS)}")
     rng = rng_for(seed, "iemocap-speakers")
     patterns = [_SIGN_PATTERNS[i] for i in rng.permutation(len(_SIGN_PATTERNS))]
     voices = {g: rng.permutation(len(IEMOCAP_VOICES[g])) for g in GENDERS}
+    shared = rng_for(seed, "iemocap-session-traits")  # its own stream: the random design's draws stay as they were
     speakers = []
     for s, session in enumerate(SESSIONS):
+        session_traits = {t: float(np.round(shared.uniform(-3.0, 3.0), 2)) for t in TRAITS}
         for g, gender in enumerate(GENDERS):
             e_sign, a_sign = patterns[s][g]
             traits = {t: float(np.round(rng.uniform(-3.0, 3.0), 2)) for t in TRAITS}
             traits["extraversion"] = float(np.round(e_sign * rng.uniform(2.0, 3.8), 2))
             traits["agreeableness"] = float(np.round(a_sign * rng.uniform(2.0, 3.8), 2))
+            if trait_design == "paired":
+                traits = {t: (traits[t] if t == "extraversion" else session_traits[t]) for t in TRAITS}
             voice = IEMOCAP_VOICES[gender][voices[gender][s]]
             identity = tuple(float(v) for v in np.round(rng.normal(0.0, identity_sd, len(CONTROLS)), 3))
             speakers.append(Speaker(f"Ses0{session}{gender}", gender, f"en-us+{voice}", traits, identity))

@@ -25,6 +25,13 @@ knobs, it holds no copy of them. Knobs:
 - ``carrier_share`` in [0.5, 1]: the chance that the carrier follows the sign of E (else it is the other
   segment or modality); 1 is a deterministic gate, 0.5 a gate that carries no information. Without a
   gate it means nothing and stays 1.
+- ``traits``: how the ten IEMOCAP speakers' true profiles are drawn (``plan.iemocap_speakers``).
+  ``"random"``: today's (agreeableness on the same sign patterns as E, the other traits per speaker).
+  ``"paired"``: the two speakers of a session share every trait but extraversion, so in every fold the
+  training speakers' sides of E are not also told apart by another trait: an effect planted on E is
+  identifiable from the six training speakers. Measured why it matters: under "random", three of the five
+  sessions give A the sign of E, and a fold training on those three cannot tell the two traits apart
+  (segment_gate's PAaAN+_oracle learned the gate on four folds and failed on that one).
 
 A ``Claim`` is a prediction the testbed checks on the corpus of its scenario: "a > b", where b is a's
 same-score baseline and ``expect`` says whether the 95% CI of the paired UAR difference a - b should lie
@@ -42,6 +49,7 @@ import re
 from dataclasses import dataclass
 
 STYLES: tuple[str, ...] = ("extraversion", "fixed")
+TRAIT_DESIGNS: tuple[str, ...] = ("random", "paired")  # plan.TRAIT_DESIGNS
 GATES: tuple[str, ...] = ("none", "segment", "modality")
 EXPECTATIONS: tuple[str, ...] = ("greater", "not_greater")
 
@@ -103,6 +111,7 @@ class Scenario:
     asides: bool
     gate: str  # "none" | "segment" | "modality"
     carrier_share: float = 1.0  # in [0.5, 1]; 1 without a gate
+    traits: str = "random"  # "random" | "paired"
     claims: tuple[Claim, ...] = ()
     attention_claims: tuple[AttentionClaim, ...] = ()
 
@@ -111,6 +120,8 @@ class Scenario:
             raise ValueError(f"scenario name {self.name!r}: use lower-case letters, digits and _ (it names folders)")
         if self.style not in STYLES:
             raise ValueError(f"scenario {self.name!r}: style must be one of {', '.join(STYLES)}, not {self.style!r}")
+        if self.traits not in TRAIT_DESIGNS:
+            raise ValueError(f"scenario {self.name!r}: traits must be one of {', '.join(TRAIT_DESIGNS)}, not {self.traits!r}")
         if self.gate not in GATES:
             raise ValueError(f"scenario {self.name!r}: gate must be one of {', '.join(GATES)}, not {self.gate!r}")
         share = self.carrier_share
@@ -136,7 +147,7 @@ class Scenario:
         """Every knob, JSON-serialisable (written into ground_truth.json, compared by ``generator.matches``)."""
         return {"style": self.style, "anger_masking": self.anger_masking,
                 "happy_words_shift": self.happy_words_shift, "asides": self.asides, "gate": self.gate,
-                "carrier_share": float(self.carrier_share)}
+                "carrier_share": float(self.carrier_share), "traits": self.traits}
 
     def as_dict(self) -> dict:
         """The ground-truth record: name, slug, description, knobs and claims."""
@@ -145,7 +156,7 @@ class Scenario:
                 "attention_claims": [c.as_dict() for c in self.attention_claims]}
 
 
-_NO_WORD_EFFECTS = dict(anger_masking=False, happy_words_shift=False, asides=False)
+_NO_WORD_EFFECTS = dict(anger_masking=False, happy_words_shift=False, asides=False, traits="paired")
 
 
 _RERANKS = tuple(
