@@ -128,6 +128,29 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(tiny, tmp_path
     assert sum(other[n] != first[n] for n in same_names) > len(same_names) / 2
 
 
+def test_any_number_of_workers_writes_the_same_bytes(tiny, tmp_path):
+    # every draw comes from its utterance's or clip's own stream, and files are written in plan order
+    one = _digest(generate_demo_corpus(tmp_path / "one", seed=0, profile="tiny", workers=1))
+    two = _digest(generate_demo_corpus(tmp_path / "two", seed=0, profile="tiny", workers=2))
+    assert len(one) > 200 and one == two == _digest(tiny)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failed_synthesis_names_its_utterance_in_this_process_and_in_a_worker(workers):
+    import dataclasses
+
+    from paaan.demo.generator import GeneratorParams, RenderError, _Renderer, _utterance_task
+    from paaan.demo.scenarios import get_scenario
+
+    utt = plan_utterances(get_profile("tiny"), seed=0)[3]
+    speaker = {s.id: s for s in plan.iemocap_speakers(0, 0.2)}[utt.speaker]
+    mute = dataclasses.replace(speaker, voice="no-such-voice")
+    task = (utt, mute, 0, GeneratorParams(), get_scenario("input_flip"))
+    with pytest.raises(RenderError, match=rf"utterance {utt.id}: RuntimeError: .*no voice 'no-such-voice'"):
+        with _Renderer(workers) as render:
+            list(render(_utterance_task, [task]))
+
+
 def test_words_espeak_speaks_together_share_the_span_by_letters():
     # events at characters 1, 4, 9, 13, 18; "am" (char 15) has none: it shares "I"'s span 300..500 by
     # letters 1 : 2, so it starts at 300 + 200 * 1 / 3 = 366.7 -> 367

@@ -3,15 +3,26 @@
 The corpus is built in ``OUT/.partial-*`` and moved into place at the end, ``ground_truth.json`` last:
 a folder holds a finished demo corpus exactly when its ``ground_truth.json`` names this generator, and
 ``matches`` tells whether it is the corpus of a given seed, profile and scenario (``scenarios.py``).
+
+Synthesis (espeak + voice quality + channel, per IEMOCAP utterance and per SSPNet clip) runs in a pool of
+worker processes; everything else (dialog times, ratings, alignments, every file) is done in this process,
+in plan order. Each utterance and clip draws only from its own streams (``plan.rng_for(seed, stream,
+index)``), and ``synth.speak`` starts libespeak-ng afresh for every text, so a render does not depend on
+which process made it or what it made before: any number of workers writes the same bytes.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
 import json
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,13 +74,17 @@ _VAD_MEANS = {  # (valence, activation, dominance) on IEMOCAP's 1-5 scales, per 
 
 
 def generate_demo_corpus(out: str | Path, seed: int = 0, profile: str = "demo",
-                         scenario: str | Scenario = "input_flip", progress: bool = False) -> Path:
+                         scenario: str | Scenario = "input_flip", progress: bool = False, workers: int = 0) -> Path:
     """Write ``out/IEMOCAP_full_release``, ``out/SSPNet`` and ``out/ground_truth.json``; return ``out``.
 
     ``scenario`` is a row name of ``scenarios.SCENARIOS`` or a Scenario: which effects are planted.
-    Deterministic: the same seed, profile and scenario give byte-identical files. ``out`` must be missing,
-    empty, or a previous demo corpus (replaced; other files in it are left alone); anything else is refused.
+    ``workers``: synthesis processes (0 = every core, 1 = in this process).
+    Deterministic: the same seed, profile and scenario give byte-identical files, whatever ``workers``.
+    ``out`` must be missing, empty, or a previous demo corpus (replaced; other files in it are left alone);
+    anything else is refused.
     """
+    if workers < 0:
+        raise ValueError(f"workers must be 0 (every core) or more, not {workers}")
     out = Path(out)
     sizes = plan.get_profile(profile)
     scenario = scenarios.resolve(scenario)
@@ -81,9 +96,10 @@ def generate_demo_corpus(out: str | Path, seed: int = 0, profile: str = "demo",
     try:
         (staging / _PARTIAL_MARKER).write_text(f"{GENERATOR} {VERSION}: unfinished, safe to delete\n")
         bar = tqdm(total=sizes.utterances + sizes.sspnet_clips, disable=not progress, desc="demo corpus", unit="wav")
-        with bar:
-            iemocap_truth = _write_iemocap(staging / IEMOCAP_DIR, sizes, seed, params, scenario, bar)
-            sspnet_truth = _write_sspnet(staging / SSPNET_DIR, sizes, seed, params, bar)
+        workers = min(workers or os.cpu_count() or 1, sizes.utterances + sizes.sspnet_clips)
+        with bar, _Renderer(workers) as render:
+            iemocap_truth = _write_iemocap(staging / IEMOCAP_DIR, sizes, seed, params, scenario, bar, render)
+            sspnet_truth = _write_sspnet(staging / SSPNET_DIR, sizes, seed, params, bar, render)
         truth = {
             "generator": GENERATOR,
             "version": VERSION,
@@ -190,6 +206,68 @@ def _parameters(sizes: plan.DemoProfile, params: GeneratorParams) -> dict:
         "iemocap_sample_rate": IEMOCAP_RATE,
         "sspnet_sample_rate": SSPNET_RATE,
     }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rendering in worker processes
+
+
+class _Renderer:
+    """``render(fn, tasks)``: ``fn(*task)`` for every task, yielded in task order.
+
+    With one worker it runs here; with more, in a pool of spawned processes (each loads libespeak-ng itself;
+    spawn: no inherited threads, locks or library state). At most ``_WINDOW`` tasks per worker are in flight
+    or done but not yet read, so memory holds a few utterances' audio, not the corpus' (iemocap-scale has
+    10k). Used as a context manager: the pool is shut down at the end, queued tasks dropped on an error. A
+    worker that dies (a crash inside libespeak-ng) raises BrokenProcessPool instead of hanging.
+    """
+
+    _WINDOW = 4
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+        self._pool = (ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+                      if self.workers > 1 else None)
+
+    def __enter__(self) -> _Renderer:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+
+    def __call__(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator:
+        if self._pool is None:
+            for task in tasks:
+                yield fn(*task)
+            return
+        pending: collections.deque = collections.deque()
+        for task in tasks:
+            pending.append(self._pool.submit(fn, *task))
+            if len(pending) >= self._WINDOW * self.workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+class RenderError(RuntimeError):
+    """Synthesising one utterance or clip failed; the message names it (raised in a worker, re-raised here)."""
+
+
+def _utterance_task(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int, params: GeneratorParams,
+                    scenario: Scenario) -> _Rendered:
+    try:
+        return _render_utterance(utt, speaker, seed, params, scenario)
+    except Exception as exc:  # the pool re-raises it in the parent: say which utterance
+        raise RenderError(f"demo corpus: IEMOCAP utterance {utt.id}: {type(exc).__name__}: {exc}") from exc
+
+
+def _clip_task(clip: str, speaker: plan.Speaker, seed: int, index: int, seconds: tuple[float, float],
+               params: GeneratorParams) -> np.ndarray:
+    try:
+        return _render_clip(speaker, seed, index, seconds, params)
+    except Exception as exc:
+        raise RenderError(f"demo corpus: SSPNet clip {clip} ({speaker.id}): {type(exc).__name__}: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -367,8 +445,8 @@ def _place_in_dialog(rendered: list[_Rendered], rng: np.random.Generator) -> Non
 
 
 def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: GeneratorParams, scenario: Scenario,
-                   bar) -> dict:
-    speakers = {s.id: s for s in plan.iemocap_speakers(seed, params.identity_sd)}
+                   bar, render: _Renderer) -> dict:
+    speakers = {s.id: s for s in plan.iemocap_speakers(seed, params.identity_sd, scenario.traits)}
     by_dialog: dict[str, list[plan.PlannedUtterance]] = {}
     for utt in plan.plan_utterances(sizes, seed):
         by_dialog.setdefault(utt.dialog, []).append(utt)
@@ -376,10 +454,12 @@ def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: Gener
     text_cues: dict[str, str] = {}
     segments: dict[str, dict] = {}  # gated utterance id -> its carrier and segments
     followed: dict[str, list[bool]] = {sid: [] for sid in speakers}  # speaker -> did each carrier follow E
+    tasks = ((utt, speakers[utt.speaker], seed, params, scenario) for utts in by_dialog.values() for utt in utts)
+    results = render(_utterance_task, tasks)  # in plan order, so dialog by dialog
     for d, (dialog, utts) in enumerate(by_dialog.items()):  # one dialog in memory at a time
         rendered = []
-        for utt in utts:
-            rendered.append(_render_utterance(utt, speakers[utt.speaker], seed, params, scenario))
+        for r in itertools.islice(results, len(utts)):
+            rendered.append(r)
             bar.update(1)
         rng = plan.rng_for(seed, "dialog", d)
         _place_in_dialog(rendered, rng)
@@ -525,15 +605,17 @@ def _wdseg(r: _Rendered, rng: np.random.Generator) -> list[str]:
 # SSPNet
 
 
-def _write_sspnet(root: Path, sizes: plan.DemoProfile, seed: int, params: GeneratorParams, bar) -> dict:
+def _write_sspnet(root: Path, sizes: plan.DemoProfile, seed: int, params: GeneratorParams, bar,
+                  render: _Renderer) -> dict:
     speakers = plan.sspnet_speakers(seed, sizes.sspnet_speakers, params.identity_sd, params.sspnet_trait_sd)
     owners = plan.clip_speakers(seed, sizes.sspnet_clips, sizes.sspnet_speakers)
     clips_dir, scores_dir = root / "Audio_clips", root / "Personality_Scores"
     clips_dir.mkdir(parents=True)
     scores_dir.mkdir(parents=True)
     clip_ids = [f"{i + 1:04d}" for i in range(len(owners))]
-    for i, (clip, owner) in enumerate(zip(clip_ids, owners)):
-        pcm = _render_clip(speakers[owner], seed, i, sizes.clip_seconds, params)
+    tasks = ((clip, speakers[owner], seed, i, sizes.clip_seconds, params)
+             for i, (clip, owner) in enumerate(zip(clip_ids, owners)))
+    for clip, pcm in zip(clip_ids, render(_clip_task, tasks)):
         sf.write(clips_dir / f"{clip}.wav", pcm, SSPNET_RATE, subtype="PCM_16", format="WAV")
         bar.update(1)
     (clips_dir / f"._{clip_ids[0]}.wav").write_bytes(formats.APPLE_DOUBLE)
