@@ -1,13 +1,20 @@
 """The ``ablation`` step: paper Table I on Ray Tune, with Optuna-tuned k, logged and registered in MLflow.
 
 1. featurize -> shla -> retrieve (PP and NA neighbour lists), reused when already done;
-2. k tuning: for every retrieval variant and outer fold, an Optuna (TPE) study over k on the fold's inner
-   validation session, all studies in one Tuner (``experiments.search.PerProblemOptuna``);
-3. the grid: every variant x fold x seed as a Ray Tune trial, plus one model per variant trained on all five
-   sessions (with the median of its per-fold k), each in a nested MLflow run;
-4. one summary run per variant (select them and press Compare in the MLflow UI: that is Table I), and on
-   the parent run ``table1.md``, ``table1.csv``, ``table1.png`` and the paired test PAaAN_PP vs IA+T;
-5. the all-session models registered as ``paaan-<variant>`` (see ``registry.register``).
+2. k tuning: for every retrieval variant and outer fold, an Optuna (TPE) study over k on the fold's held-out
+   training speakers, all studies in one Tuner (``experiments.search.PerProblemOptuna``), hopeless trials
+   stopped early by ASHA, one bracket per study (``PerProblemASHA``; the profile's ``tune`` section);
+3. the grid: every variant x fold x seed as a Ray Tune trial in a nested MLflow run (per-epoch reports and
+   checkpoints; a retried trial continues from its checkpoint), under the chosen protocol's folds;
+4. the final models: one per variant trained on every utterance for the median of the epochs its fold
+   trials chose, with the median of its per-fold k (a second Tuner, after the grid);
+5. one summary run per variant (select them and press Compare in the MLflow UI: that is Table I) with its
+   pooled confusion matrix, and on the parent run ``table1.md``, ``table1.csv``, ``table1.png``,
+   ``comparisons.csv`` (every personality variant against its same-score baseline, Holm-corrected) and
+   ``paired_test.json`` (PAaAN_PP vs IA+T, the paper's comparison);
+6. the final models registered as ``paaan-<variant>`` (see ``registry.register``).
+
+``run_study`` is steps 2-5 inside any parent run: the testbed runs it once per scenario.
 
 Resume: the parent run's cache key hashes every input. A rerun with the same inputs adopts the finished
 trials of earlier interrupted runs with that key (their ``mlflow.parentRunId`` moves to the new parent)
@@ -17,6 +24,7 @@ left RUNNING by an interruption or a killed worker is closed as KILLED.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -24,7 +32,7 @@ import secrets
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -37,13 +45,17 @@ from experiments import tracking
 from experiments.corpora import Corpora
 from experiments.featurize import featurize_key, store_of
 from experiments.train import Upstream, prepare_upstream
-from experiments.trials import TAG_TRIAL_KEY, TrialContext, fold_trial, k_trial, trial_key
+from experiments.trials import TAG_STOPPED_BY, TAG_TRIAL_KEY, TrialContext, fold_trial, k_trial, trial_key
 from paaan.config import Profile
-from paaan.report import SYNTHETIC_NOTE, paired_comparison, summarize, table1_chart, table1_markdown
+from paaan.data.folds import make_folds
+from paaan.report import (SYNTHETIC_NOTE, baseline_comparisons, confusion_frame, paired_comparison, plot_confusion,
+                          pooled_confusion, summarize, table1_chart, table1_markdown)
 from paaan.variants import VARIANTS, Variant, select
 
 STEP = "ablation"
-ADOPTABLE_STEPS = ("trial", "tune_k", "featurize", "shla", "retrieve")
+ADOPTABLE_STEPS = ("trial", "tune_k", "featurize", "shla", "retrieve", "summary")
+RESULT_COLUMNS = ("uar", "wa", "f1_macro", "recall_ang", "recall_hap", "recall_neu", "recall_sad", "train_seconds",
+                  "reused", "best_epoch", "epochs_run")
 
 
 @dataclass
@@ -60,27 +72,45 @@ class AblationSettings:
     force: bool = False
     workers: int = 0  # featurize processes
     register: bool = True
+    protocol: str = "session"  # "session", "speaker" or "file" (with folds_file)
+    folds_file: str | None = None
 
 
 def choose_variants(names: str | None, corpora: Corpora) -> list[Variant]:
-    """The variant subset; the oracle row is dropped (with a note) on corpora without ground truth, unless named."""
-    explicit = names not in (None, "", "all")
+    """The variant subset; rows fed the true personality are dropped (with a note) on corpora without ground
+    truth, unless named."""
+    explicit = names not in (None, "", "all", "table1")
     variants = select(names)
     if not corpora.ground_truth:
-        if explicit and any(v.personality == "oracle" for v in variants):
-            raise ValueError("PAaAN_oracle needs the demo corpus' ground_truth.json (the true personalities); "
+        needs = [v.name for v in variants if v.uses_ground_truth]
+        if explicit and needs:
+            raise ValueError(f"{', '.join(needs)} need the demo corpus' ground_truth.json (the true personalities); "
                              f"{corpora.iemocap} has none")
-        if any(v.personality == "oracle" for v in variants):
-            print("note: PAaAN_oracle skipped (no ground_truth.json: real corpora have no true personality)")
-        variants = [v for v in variants if v.personality != "oracle"]
+        if needs:
+            print(f"note: {', '.join(needs)} skipped (no ground_truth.json: real corpora have no true personality)")
+        variants = [v for v in variants if not v.uses_ground_truth]
     return variants
 
 
-def ablation_key(corpora: Corpora, profile: Profile, settings: AblationSettings) -> str:
+def folds_fingerprint(folds_file: str | None) -> str | None:
+    """A fold file's (or EmoBox folder's) content hash: the folds are an input of every split."""
+    if not folds_file:
+        return None
+    path = Path(folds_file)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ablation_key(corpora: Corpora, profile: Profile, settings: AblationSettings, step: str = STEP) -> str:
     data_key, _ = featurize_key(corpora, profile.features)
-    return tracking.cache_key(STEP, {
+    return tracking.cache_key(step, {
         "data": data_key, "profile": profile.to_dict(), "variants": [v.name for v in settings.variants],
         "seeds": settings.seeds, "k_tuning": settings.k_tuning, "k_trials": settings.k_trials,
+        "protocol": settings.protocol, "folds": folds_fingerprint(settings.folds_file), "register": settings.register,
     })
 
 
@@ -132,7 +162,8 @@ def _run_config(name: str, settings: AblationSettings):
 
     storage = Path(os.environ.get("PAAAN_RAY_RESULTS", Path.cwd() / "ray_results")).resolve()
     return tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
-                          failure_config=tune.FailureConfig(max_failures=settings.max_failures))
+                          failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+                          checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
 
 
 def _resources(settings: AblationSettings) -> dict:
@@ -145,11 +176,11 @@ def _resources(settings: AblationSettings) -> dict:
 # --- resume --------------------------------------------------------------------------------------------
 
 
-def find_previous(key: str, experiment_id: str) -> list:
-    """Earlier ablation runs with this key, newest first."""
+def find_previous(key: str, experiment_id: str, step: str = STEP) -> list:
+    """Earlier runs of ``step`` (an ablation, a testbed scenario, a testbed) with this key, newest first."""
     return MlflowClient().search_runs(
         [experiment_id],
-        filter_string=f"tags.`{tracking.TAG_STEP}` = '{STEP}' and tags.`{tracking.TAG_KEY}` = '{key}'",
+        filter_string=f"tags.`{tracking.TAG_STEP}` = '{step}' and tags.`{tracking.TAG_KEY}` = '{key}'",
         order_by=["attributes.start_time DESC"], max_results=100)
 
 
@@ -197,13 +228,25 @@ def close_running(parent_run_id: str, experiment_id: str) -> int:
 # --- phases --------------------------------------------------------------------------------------------
 
 
+def k_owners(settings: AblationSettings) -> dict[str, list[str]]:
+    """Study owner -> the retrieval variants that use its k (per_source: PAaAN_<source> decides for its source)."""
+    retrieval = [v for v in settings.variants if v.uses_retrieval]
+    studied: dict[str, list[str]] = {}
+    for v in retrieval:
+        owner = v.name
+        if settings.k_tuning == "per_source":
+            owner = f"PAaAN_{v.personality}" if any(u.name == f"PAaAN_{v.personality}" for u in retrieval) else v.name
+        studied.setdefault(owner, []).append(v.name)
+    return studied
+
+
 def tune_k(context: TrialContext, settings: AblationSettings, folds: list[int], n_clips: int) -> dict[tuple[str, int], int]:
-    """Optuna-tuned k per (retrieval variant, outer fold); returns {(variant, fold): k}."""
+    """Optuna-tuned k per (retrieval variant, outer fold), early-stopped by ASHA; returns {(variant, fold): k}."""
     import optuna
     from ray import tune
 
-    from experiments.search import PerProblemOptuna
-    from paaan.tuning import OBJECTIVE, k_search_space
+    from experiments.search import PerProblemASHA, PerProblemOptuna
+    from paaan.tuning import k_search_space
 
     profile = context.profile
     retrieval = [v for v in settings.variants if v.uses_retrieval]
@@ -211,13 +254,8 @@ def tune_k(context: TrialContext, settings: AblationSettings, folds: list[int], 
         return {}
     if settings.k_tuning == "off":
         return {(v.name, f): profile.retrieval.k for v in retrieval for f in folds}
-    # per_source: one study per personality source, shared by the variants using it (PAaAN_<source> decides)
-    studied = {}
-    for v in retrieval:
-        owner = v.name
-        if settings.k_tuning == "per_source":
-            owner = f"PAaAN_{v.personality}" if any(u.name == f"PAaAN_{v.personality}" for u in retrieval) else v.name
-        studied.setdefault(owner, []).append(v.name)
+    studied = k_owners(settings)
+    metric = profile.tune.metric
     low, high = k_search_space(n_clips, profile.tune.k_max)
     client = MlflowClient()
     problems, tune_runs, chosen = {}, {}, {}
@@ -233,64 +271,100 @@ def tune_k(context: TrialContext, settings: AblationSettings, folds: list[int], 
             run = client.create_run(context.experiment_id, run_name=f"tune-k-{owner}-fold{fold}", tags={
                 "mlflow.parentRunId": context.parent_run_id, tracking.TAG_STEP: "tune_k", TAG_TRIAL_KEY: key,
                 "paaan.variant": owner, "paaan.fold": str(fold)})
-            client.log_batch(run.info.run_id, params=[
-                mlflow.entities.Param("variant", owner), mlflow.entities.Param("outer_fold", str(fold)),
-                mlflow.entities.Param("k_low", str(low)), mlflow.entities.Param("k_high", str(high)),
-                mlflow.entities.Param("trials", str(settings.k_trials)),
-                mlflow.entities.Param("shared_with", ",".join(studied[owner]))])
+            client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, str(v)) for k, v in {
+                "variant": owner, "outer_fold": fold, "k_low": low, "k_high": high, "trials": settings.k_trials,
+                "shared_with": ",".join(studied[owner]), "scheduler": profile.tune.scheduler, "metric": metric,
+                "grace_period": profile.tune.grace_period, "reduction_factor": profile.tune.reduction_factor,
+                "protocol": context.protocol}.items()])
             tune_runs[problem] = run.info.run_id
             problems[problem] = {"variant": owner, "fold": fold, "seed": 0, "tune_run_id": run.info.run_id}
     if problems:
         print(f"tuning k in [{low}, {high}] for {len(problems)} (variant, fold) problems, "
-              f"{settings.k_trials} Optuna trials each", flush=True)
+              f"{settings.k_trials} Optuna trials each, scheduler {profile.tune.scheduler}", flush=True)
         searcher = PerProblemOptuna(problems, {"k": optuna.distributions.IntDistribution(low, high)},
-                                    metric=OBJECTIVE, mode="max", trials_per_problem=settings.k_trials, seed=0)
+                                    metric=metric, mode="max", trials_per_problem=settings.k_trials, seed=0)
+        scheduler = None
+        if profile.tune.scheduler == "asha":
+            scheduler = PerProblemASHA(metric, "max", max_t=profile.train.epochs,
+                                       grace_period=profile.tune.grace_period,
+                                       reduction_factor=profile.tune.reduction_factor)
+        elif profile.tune.scheduler != "none":
+            raise ValueError(f"unknown tune.scheduler {profile.tune.scheduler!r}; known: asha, none")
         trainable = tune.with_resources(tune.with_parameters(k_trial, context=context), _resources(settings))
         # max_concurrent_trials: with a custom searcher Tune keeps one trial pending at a time unless told
         # how many may run at once, and then starts trials one by one (1.9 s of idle core per trial on the
         # demo, BENCHMARKS.md). One trial per problem at a time is the searcher's own limit.
         tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(
-            search_alg=searcher, num_samples=len(problems) * settings.k_trials, reuse_actors=True,
-            max_concurrent_trials=len(problems) * searcher.concurrent_per_problem,
+            search_alg=searcher, scheduler=scheduler, num_samples=len(problems) * settings.k_trials,
+            reuse_actors=True, max_concurrent_trials=len(problems) * searcher.concurrent_per_problem,
             trial_name_creator=lambda t: f"k_{t.trial_id}", trial_dirname_creator=lambda t: f"k_{t.trial_id}"),
             run_config=_run_config(f"tune-k-{context.parent_run_id}", settings))
         grid = tuner.fit()
         results = grid.get_dataframe()
+        stopped = scheduler.stopped if scheduler else set()
+        _close_pruned(results, stopped)
         for problem, run_id in tune_runs.items():
             mine = results[results["config/problem"] == problem] if "config/problem" in results else results.iloc[:0]
-            mine = mine[np.isfinite(mine.get(OBJECTIVE, pd.Series(dtype=float)))]
+            mine = mine[np.isfinite(mine.get(metric, pd.Series(dtype=float)))]
             if mine.empty:
                 client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
                 raise RuntimeError(f"k tuning failed for {problem}: no trial finished (see the Ray logs)")
-            best = mine.sort_values([OBJECTIVE, "config/k"], ascending=[False, True]).iloc[0]
+            best = mine.sort_values([metric, "config/k"], ascending=[False, True]).iloc[0]
             k = int(best["config/k"])
+            epochs = mine["epoch"].fillna(0).astype(int) if "epoch" in mine else pd.Series(0, index=mine.index)
+            pruned = mine["trial_id"].isin(stopped) if "trial_id" in mine else pd.Series(False, index=mine.index)
             client.log_param(run_id, "chosen_k", k)
-            client.log_metric(run_id, f"best_{OBJECTIVE}", float(best[OBJECTIVE]))
+            client.log_metric(run_id, f"best_{metric}", float(best[metric]))
+            client.log_metric(run_id, "trials_stopped_early", int(pruned.sum()))
+            client.log_metric(run_id, "epochs_trained", int(epochs.sum()))
             now = int(time.time() * 1000)
             client.log_batch(run_id, metrics=[
-                metric for step, (k_, value) in enumerate(zip(mine["config/k"], mine[OBJECTIVE]))
-                for metric in (mlflow.entities.Metric("trial_k", float(k_), now, step),
-                               mlflow.entities.Metric(f"trial_{OBJECTIVE}", float(value), now, step))])
+                metric_ for step, (k_, value, ep) in enumerate(zip(mine["config/k"], mine[metric], epochs))
+                for metric_ in (mlflow.entities.Metric("trial_k", float(k_), now, step),
+                                mlflow.entities.Metric(f"trial_{metric}", float(value), now, step),
+                                mlflow.entities.Metric("trial_epochs", float(ep), now, step))])
             client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
             chosen[(problems[problem]["variant"], problems[problem]["fold"])] = k
     return {(name, fold): chosen[(owner, fold)] for owner, names in studied.items() for name in names for fold in folds}
 
 
-def run_grid(context: TrialContext, settings: AblationSettings, jobs: list[dict]) -> pd.DataFrame:
+def _close_pruned(results: pd.DataFrame, stopped: set[str]) -> None:
+    """End FINISHED (tagged) any run of a trial the scheduler stopped whose thread could not end it itself."""
+    if results.empty or "run_id" not in results:
+        return
+    client = MlflowClient()
+    for row in results.itertuples():
+        run_id = getattr(row, "run_id", None)
+        if not isinstance(run_id, str) or getattr(row, "trial_id", None) not in stopped:
+            continue
+        run = client.get_run(run_id)
+        if run.info.status == "RUNNING":
+            client.set_tag(run_id, TAG_STOPPED_BY, "scheduler")
+            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+
+def run_trials(context: TrialContext, settings: AblationSettings, jobs: list[dict], name: str) -> pd.DataFrame:
+    """Every job as a Ray Tune trial (``fold_trial``), one Tuner; the last result of each trial."""
     from ray import tune
 
+    if not jobs:
+        return pd.DataFrame()
     trainable = tune.with_resources(tune.with_parameters(fold_trial, context=context), _resources(settings))
     tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search(jobs)}, tune_config=tune.TuneConfig(
         reuse_actors=True,
         trial_name_creator=lambda t: _job_name(t.config["job"]),
         trial_dirname_creator=lambda t: f"{_job_name(t.config['job'])}_{t.trial_id}"),
-        run_config=_run_config(f"grid-{context.parent_run_id}", settings))
+        run_config=_run_config(f"{name}-{context.parent_run_id}", settings))
     grid = tuner.fit()
     frame = grid.get_dataframe()
     errors = [str(e) for e in grid.errors]
     if errors:
         print(f"warning: {len(errors)} trials failed after retries; first: {errors[0][:500]}", flush=True)
     return frame
+
+
+def run_grid(context: TrialContext, settings: AblationSettings, jobs: list[dict]) -> pd.DataFrame:
+    return run_trials(context, settings, jobs, "grid")
 
 
 def _job_name(job: dict) -> str:
@@ -305,8 +379,9 @@ def _predictions(run_ids: dict[tuple, str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def log_summaries(context: TrialContext, summary: pd.DataFrame, k_chosen: dict) -> dict[str, str]:
-    """One nested summary run per variant whose metrics are its Table I row."""
+def log_summaries(context: TrialContext, summary: pd.DataFrame, k_chosen: dict,
+                  predictions: pd.DataFrame | None = None, results: pd.DataFrame | None = None) -> dict[str, str]:
+    """One nested summary run per variant whose metrics are its Table I row, with its pooled confusion matrix."""
     client = MlflowClient()
     existing = {r.data.tags.get("paaan.variant"): r for r in children(context.parent_run_id, context.experiment_id, "summary")}
     runs = {}
@@ -319,35 +394,104 @@ def log_summaries(context: TrialContext, summary: pd.DataFrame, k_chosen: dict) 
             "mlflow.parentRunId": context.parent_run_id, tracking.TAG_STEP: "summary", "paaan.variant": name,
             "mlflow.note.content": variant.description})
         params = {"variant": name, "family": variant.family, "personality": variant.personality,
-                  "integration": variant.integration, "description": variant.description[:400]}
+                  "integration": variant.integration, "description": variant.description[:400],
+                  "attention_score": variant.attention_score or context.profile.model.attention_score,
+                  "baseline": variant.baseline or "", "protocol": context.protocol}
         ks = [k for (v, _), k in sorted(k_chosen.items()) if v == name]
         if ks:
             params["k_per_fold"] = ",".join(str(k) for k in ks)
+        if results is not None and len(results):
+            mine = results[results["variant"] == name]
+            params["best_epoch_per_fold"] = ",".join(
+                str(int(e)) for e in mine.sort_values(["fold", "seed"])["best_epoch"] if np.isfinite(e))[:500]
         metrics = {key: float(value) for key, value in row.items()
                    if key not in ("variant",) and isinstance(value, (int, float)) and math.isfinite(float(value))}
-        client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, str(v)) for k, v in params.items()],
+        client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, str(v)) for k, v in params.items() if v != ""],
                          metrics=[mlflow.entities.Metric(k, v, int(time.time() * 1000), 0) for k, v in metrics.items()])
+        if predictions is not None and len(predictions):
+            matrix = pooled_confusion(predictions[predictions["variant"] == name])
+            with tempfile.TemporaryDirectory() as tmp:
+                tmp = Path(tmp)
+                confusion_frame(matrix).astype(int).to_csv(tmp / "confusion_matrix_pooled.csv")
+                confusion_frame(matrix, normalise=True).round(4).to_csv(tmp / "confusion_matrix_pooled_normalised.csv")
+                plot_confusion(matrix, f"{name}: all folds and seeds", tmp / "confusion_matrix_pooled.png")
+                client.log_artifacts(run.info.run_id, str(tmp))
         client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FINISHED))
         runs[name] = run.info.run_id
     return runs
 
 
-def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool) -> dict:
-    comparison = paired_comparison(results, "PAaAN_PP", "IA+T")
+def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
+    """Table I and the comparisons as artifacts and metrics of the active (parent) run; returns the comparisons."""
+    comparisons = baseline_comparisons(results)
+    paper = paired_comparison(results, "PAaAN_PP", "IA+T")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "table1.md").write_text(table1_markdown(summary, synthetic, comparison))
+        (tmp / "table1.md").write_text(table1_markdown(summary, synthetic, comparisons))
         summary.to_csv(tmp / "table1.csv", index=False)
         table1_chart(summary, tmp / "table1.png", synthetic)
         results.to_csv(tmp / "fold_results.csv", index=False)
-        if comparison:
-            (tmp / "paired_test.json").write_text(json.dumps(comparison, indent=2))
+        comparisons.to_csv(tmp / "comparisons.csv", index=False)
+        if paper:
+            (tmp / "paired_test.json").write_text(json.dumps(paper, indent=2))
         mlflow.log_artifacts(str(tmp))
     metrics = {f"uar_{row.variant}": row.uar_mean for row in summary.itertuples() if math.isfinite(row.uar_mean)}
-    if comparison:
-        metrics |= {"pp_vs_iat_mean_difference": comparison["mean_difference"], "pp_vs_iat_t_test_p": comparison["t_test_p"]}
-    mlflow.log_metrics({k.replace("+", "p"): v for k, v in metrics.items()})
-    return comparison or {}
+    for c in comparisons.itertuples():
+        metrics[f"diff_{c.a}_vs_{c.b}"] = c.mean_difference
+    if paper:
+        metrics |= {"pp_vs_iat_mean_difference": paper["mean_difference"], "pp_vs_iat_t_test_p": paper["t_test_p"]}
+    mlflow.log_metrics({k.replace("+", "p"): v for k, v in metrics.items() if math.isfinite(v)})
+    return comparisons
+
+
+@dataclass
+class StudyResult:
+    summary: pd.DataFrame
+    results: pd.DataFrame  # one row per (variant, fold, seed) trial
+    finals: dict[str, str]  # variant -> run id of its model of every utterance
+    k_chosen: dict
+    comparisons: pd.DataFrame
+    missing: int
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def final_epochs(results: pd.DataFrame, variant: str, default: int) -> int:
+    """The median (rounded down, at least 1) of the epochs a variant's fold trials chose."""
+    chosen = results.loc[results["variant"] == variant, "best_epoch"].astype(float)
+    chosen = chosen[np.isfinite(chosen)]
+    return max(1, int(np.median(chosen))) if len(chosen) else default
+
+
+def run_study(context: TrialContext, settings: AblationSettings, n_folds: int, n_clips: int,
+              synthetic: bool) -> StudyResult:
+    """k tuning, the grid, the final models and the report, inside the active (parent) run."""
+    folds = list(range(1, n_folds + 1))
+    k_chosen = tune_k(context, settings, folds, n_clips)
+    if k_chosen:
+        mlflow.log_dict({f"{v}|fold{f}": k for (v, f), k in sorted(k_chosen.items())}, "k_per_fold.json")
+        print("k per (variant, fold): " + ", ".join(f"{v} f{f}={k}" for (v, f), k in sorted(k_chosen.items())),
+              flush=True)
+    jobs = [{"variant": v.name, "fold": f, "seed": s, "k": k_chosen.get((v.name, f))}
+            for v in settings.variants for f in folds for s in range(settings.seeds)]
+    fold_rows = _results_table(run_grid(context, settings, jobs))
+    if fold_rows.empty:
+        raise RuntimeError("no trial of the grid finished; see the Ray logs in ./ray_results")
+    fold_rows["fold"] = fold_rows["fold"].astype(int)
+    finals: dict[str, str] = {}
+    final_jobs = []
+    if settings.register:
+        final_jobs = [{"variant": v.name, "fold": "all", "seed": 0, "k": _median_k(k_chosen, v.name),
+                       "epochs": final_epochs(fold_rows, v.name, context.profile.train.epochs)}
+                      for v in settings.variants]
+        final_rows = _results_table(run_trials(context, settings, final_jobs, "final"))
+        finals = {r.variant: r.run_id for r in final_rows.itertuples()}
+    run_ids = {(r.variant, r.fold, r.seed): r.run_id for r in fold_rows.itertuples()}
+    predictions = _predictions(run_ids)
+    summary = summarize(fold_rows, predictions)
+    log_summaries(context, summary, k_chosen, predictions, fold_rows)
+    comparisons = report(summary, fold_rows, synthetic=synthetic)
+    missing = len(jobs) + len(final_jobs) - len(fold_rows) - len(finals)
+    return StudyResult(summary, fold_rows, finals, k_chosen, comparisons, missing, predictions)
 
 
 def run_ablation(corpora: Corpora, profile: Profile, settings: AblationSettings) -> str:
@@ -363,7 +507,7 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: AblationSettings)
         _print_where(run_id)
         return run_id
     tags = {tracking.TAG_KEY: key, "paaan.demo_corpus": str(corpora.demo)}
-    with tracking.step_run("ablation", STEP, tags=tags, entry=True) as parent:
+    with tracking.step_run("ablation", STEP, tags=tags, entry=True, system_metrics=True) as parent:
         parent_id = parent.info.run_id
         try:
             adopted = adopt_finished_children(previous, parent_id, experiment_id)
@@ -374,46 +518,27 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: AblationSettings)
                 "k_tuning": settings.k_tuning, "k_trials": settings.k_trials,
                 "ray_address": settings.ray_address or "local", "cpus_per_trial": settings.cpus_per_trial,
                 "gpus_per_trial": settings.gpus_per_trial, "iemocap_root": corpora.iemocap,
-                "sspnet_root": corpora.sspnet, **profile.flat()})
+                "sspnet_root": corpora.sspnet, "protocol": settings.protocol,
+                "folds_file": settings.folds_file or "", **profile.flat()})
             spaces = {v.personality for v in settings.variants} & {"PP", "NA"}
             upstream = prepare_upstream(corpora, profile, spaces, workers=settings.workers, parent_run_id=parent_id)
             tracking.log_params(upstream.as_params())
             store = store_of(upstream.featurize)
-            folds = sorted(int(s) for s in store.utterances["session"].unique())
-            folds = list(range(1, len(folds) + 1))
+            n_folds = len(make_folds(store.utterances, settings.protocol, settings.folds_file))
             context = TrialContext(tracking_uri=mlflow.get_tracking_uri(), experiment_id=experiment_id,
-                                   parent_run_id=parent_id, ablation_key=key, profile=profile, upstream=upstream)
+                                   parent_run_id=parent_id, ablation_key=key, profile=profile, upstream=upstream,
+                                   protocol=settings.protocol, folds_file=settings.folds_file)
             start_ray(settings)
-            k_chosen = tune_k(context, settings, folds, len(store.clips))
-            if k_chosen:
-                mlflow.log_dict({f"{v}|fold{f}": k for (v, f), k in sorted(k_chosen.items())}, "k_per_fold.json")
-                print("k per (variant, fold): " + ", ".join(f"{v} f{f}={k}" for (v, f), k in sorted(k_chosen.items())),
-                      flush=True)
-            jobs = [{"variant": v.name, "fold": f, "seed": s, "k": k_chosen.get((v.name, f))}
-                    for v in settings.variants for f in folds for s in range(settings.seeds)]
-            finals = [{"variant": v.name, "fold": "all", "seed": 0, "k": _median_k(k_chosen, v.name)}
-                      for v in settings.variants] if settings.register else []
-            frame = run_grid(context, settings, jobs + finals)
-            results = _results_table(frame)
-            fold_rows = results[results["fold"] != "all"].copy()
-            fold_rows["fold"] = fold_rows["fold"].astype(int)
-            run_ids = {(r.variant, r.fold, r.seed): r.run_id for r in fold_rows.itertuples()}
-            if fold_rows.empty:
-                raise RuntimeError("no trial of the grid finished; see the Ray logs in ./ray_results")
-            summary = summarize(fold_rows, _predictions(run_ids))
-            log_summaries(context, summary, k_chosen)
-            comparison = report(summary, fold_rows, synthetic=corpora.demo)
-            if settings.register:
+            study = run_study(context, settings, n_folds, len(store.clips), synthetic=corpora.demo)
+            if settings.register and study.finals:
                 from registry.register import register_final_models
 
-                final_runs = {r.variant: r.run_id for r in results[results["fold"] == "all"].itertuples()}
-                register_final_models(final_runs, summary)
+                register_final_models(study.finals, study.summary)
             mlflow.log_metric("wall_seconds", time.perf_counter() - started)
-            _print_table(summary, comparison, corpora.demo)
-            missing = len(jobs) + len(finals) - len(results)
-            if missing:
-                raise RuntimeError(f"{missing} trials did not finish (after {settings.max_failures} retries each); "
-                                   "rerun the same command to finish them")
+            _print_table(study.summary, study.comparisons, corpora.demo)
+            if study.missing:
+                raise RuntimeError(f"{study.missing} trials did not finish (after {settings.max_failures} retries "
+                                   "each); rerun the same command to finish them")
         finally:
             closed = close_running(parent_id, experiment_id)
             if closed:
@@ -436,25 +561,27 @@ def _median_k(k_chosen: dict, variant: str) -> int | None:
 
 def _results_table(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty or "run_id" not in frame:
-        return pd.DataFrame(columns=["variant", "fold", "seed", "run_id", "uar"])
+        return pd.DataFrame(columns=["variant", "fold", "seed", "run_id", *RESULT_COLUMNS])
     frame = frame[frame["run_id"].notna()]
     jobs = frame["config/job"].apply(pd.Series) if "config/job" in frame else frame.filter(like="config/job/")
     jobs.columns = [c.split("/")[-1] for c in jobs.columns]
+    columns = [c for c in RESULT_COLUMNS if c in frame.columns]
     out = pd.concat([jobs[["variant", "fold", "seed"]].reset_index(drop=True),
-                     frame[["run_id", "uar", "wa", "recall_ang", "recall_hap", "recall_neu", "recall_sad",
-                            "train_seconds", "reused"]].reset_index(drop=True)], axis=1)
+                     frame[["run_id", *columns]].reset_index(drop=True)], axis=1)
     out["fold"] = out["fold"].astype(str)
     return out
 
 
-def _print_table(summary: pd.DataFrame, comparison: dict, synthetic: bool) -> None:
-    print("\nTable I (UAR, mean ± std over folds; paper in brackets):")
+def _print_table(summary: pd.DataFrame, comparisons: pd.DataFrame, synthetic: bool) -> None:
+    print("\nTable I (mean ± std over folds; paper's UAR in brackets):")
+    print(f"  {'variant':<15} {'UAR':>14} {'WA':>14} {'macro-F1':>14}")
     for row in summary.itertuples():
         paper = f"[{row.paper_uar:.3f}]" if math.isfinite(row.paper_uar) else "[ -  ]"
-        print(f"  {row.variant:<13} {row.uar_mean:.3f} ± {row.uar_std:.3f}  {paper}")
-    if comparison:
-        print(f"  PAaAN_PP - IA+T: {comparison['mean_difference']:+.3f} UAR over {comparison['pairs']} pairs "
-              f"(paired t-test p = {comparison['t_test_p']:.3g})")
+        print(f"  {row.variant:<15} {row.uar_mean:.3f} ± {row.uar_std:.3f}  {row.wa_mean:.3f} ± {row.wa_std:.3f}  "
+              f"{row.f1_macro_mean:.3f} ± {row.f1_macro_std:.3f}  {paper}")
+    for c in comparisons.itertuples():
+        print(f"  {c.a} - {c.b}: {c.mean_difference:+.3f} UAR (95% CI {c.ci_low:+.3f} to {c.ci_high:+.3f}, "
+              f"p = {c.t_test_p:.3g}, Holm {c.p_holm:.3g}; {c.folds} folds x {c.seeds} seeds)")
     if synthetic:
         print(f"  ({SYNTHETIC_NOTE})")
 

@@ -150,6 +150,11 @@ def run_analyze(ablation_run_id: str | None = None, per_speaker: int = 2, combin
     if ablation.info.experiment_id != experiment_id:
         print(f"analyze: the ablation is in experiment {ablation.info.experiment_id}, this run in {experiment_id}; "
               "the MLflow UI nests runs within one experiment (mlflow run --experiment-name paaan ...)", flush=True)
+    own = ablation.data.params.get("features.audio_features", "")
+    if own:
+        raise PaaanError(f"ablation {ablation_id} trained on its own frame-level features ({own}), not the 45 "
+                         "openSMILE LLDs; the attention analysis (III-C) sorts 40 ms steps by LLD category, so it "
+                         "needs an LLD study")
     seed, trials = fold_trials(ablation_id, ablation.info.experiment_id)
     audio = {v: load_attention(runs, AUDIO_ARTIFACT, ["utterance_id", "step", "alpha", "speaker", *LLD_NAMES])
              for v, runs in trials.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -35,6 +36,10 @@ class _WholeNumber(click.ParamType):
 
 INT = _WholeNumber()
 
+# paaan.data.schema.SCALE_NAMES, spelled out: importing paaan.data loads pandas, which the CLI defers to the
+# command that needs it (tests/test_data.py keeps the two equal).
+SSPNET_SCALES = ("auto", "bfi10", "likert5", "continuous100")
+
 
 class _Group(click.Group):
     def invoke(self, ctx):
@@ -50,6 +55,37 @@ def main() -> None:
     """PAaAN emotion recognition: corpora, features, SHLA, retrieval, training and the Table I ablation."""
 
 
+def _scenario_names() -> list[str]:
+    from paaan.demo.scenarios import BY_NAME
+
+    return list(BY_NAME)
+
+
+def protocol_options(func):
+    """How a step splits the corpus into folds (paaan/data/folds.py)."""
+    options = [
+        click.option("--protocol", default="session", show_default=True, type=click.Choice(["session", "speaker", "file"]),
+                     help="session: leave one session out (5 folds); speaker: leave one speaker out, validating on "
+                          "its session partner (10 folds); file: the folds of --folds-file."),
+        click.option("--folds-file", default="", help="Fold membership: an EmoBox fold folder "
+                                                      "(fold_N/<name>_test_fold_N.jsonl) or a CSV utterance_id,fold."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _protocol(protocol: str, folds_file: str) -> tuple[str, str | None]:
+    """A fold file means protocol "file" (the default "session" gives way to it); "speaker" with one is an error."""
+    if folds_file:
+        if protocol == "speaker":
+            raise click.UsageError("--protocol speaker does not read a fold file; give --protocol file (or none)")
+        return "file", str(Path(folds_file).resolve())
+    if protocol == "file":
+        raise click.UsageError("--protocol file needs --folds-file")
+    return protocol, None
+
+
 def corpus_options(func):
     """Options every pipeline step shares: corpora, profile, tracking URI."""
     options = [
@@ -61,6 +97,18 @@ def corpus_options(func):
         click.option("--demo-seed", default=0, type=INT, show_default=True, help="Seed of the demo corpus."),
         click.option("--demo-profile", default="demo", show_default=True,
                      type=click.Choice(["tiny", "demo", "iemocap-scale"]), help="Size of the demo corpus."),
+        click.option("--demo-scenario", default="input_flip", show_default=True, type=click.Choice(_scenario_names()),
+                     help="The demo corpus' planted-effect scenario (paaan/demo/scenarios.py)."),
+        click.option("--sspnet-scale", default="", type=click.Choice(["", *SSPNET_SCALES]),
+                     help="SSPNet's score scale (empty: the profile's, auto-detected by default)."),
+        click.option("--audio-features", default="",
+                     help="A folder of one's own frame-level features (<utterance_id>.npy, float32 (T, F), and "
+                          "features.json) used instead of the 45 openSMILE LLDs, pooled to 40 ms steps "
+                          "(README: Your own acoustic features; empty: the profile's)."),
+        click.option("--functionals", "functionals_dir", default="",
+                     help="A folder of one's own utterance vectors (iemocap/<utterance_id>.npy, sspnet/<clip>.npy, "
+                          "float32 (F,), and features.json) used for SHLA and retrieval instead of openSMILE's IS10 "
+                          "functionals (empty: the profile's)."),
         click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                                                          "sqlite:///./mlflow.db)."),
     ]
@@ -79,8 +127,14 @@ def _setup(opts: dict):
     profile, ablation = load_profile(opts["profile"])
     if opts["glove"]:
         profile = profile.replace(features={"glove": opts["glove"]})
+    if opts.get("sspnet_scale"):
+        profile = profile.replace(features={"sspnet_scale": opts["sspnet_scale"]})
+    for field in ("audio_features", "functionals_dir"):  # absolute: Ray trials run in other folders
+        if opts.get(field):
+            profile = profile.replace(features={field: str(Path(opts[field]).expanduser().resolve())})
     corpora = resolve_corpora(opts["iemocap_root"] or None, opts["sspnet_root"] or None,
-                              demo_seed=opts["demo_seed"], demo_profile=opts["demo_profile"])
+                              demo_seed=opts["demo_seed"], demo_profile=opts["demo_profile"],
+                              demo_scenario=opts["demo_scenario"])
     return profile, ablation, corpora
 
 
@@ -131,67 +185,126 @@ def retrieve_cmd(space: str, k: int, seed: int, **opts) -> None:
 
 @main.command("train")
 @corpus_options
+@protocol_options
 @click.option("--variant", default="PAaAN_PP", show_default=True, help="A row of the variants table.")
-@click.option("--fold", default="1", show_default=True, help="1..5 (test session), or 'all'.")
+@click.option("--fold", default="1", show_default=True, help="1..n of the protocol's folds, or 'all'.")
 @click.option("--seed", default=0, type=INT, show_default=True)
 @click.option("--k", "k", default=0, type=INT, help="Clips retrieved per utterance (0: the profile's).")
-def train_cmd(variant: str, fold: str, seed: int, k: int, **opts) -> None:
-    """Train one variant on one leave-one-session-out fold (reusing featurize, shla, retrieve)."""
+def train_cmd(variant: str, fold: str, seed: int, k: int, protocol: str, folds_file: str, **opts) -> None:
+    """Train one variant on one cross-validation fold (reusing featurize, shla, retrieve)."""
     from experiments.train import run_train
     from paaan.variants import get_variant
 
+    protocol, folds_file = _protocol(protocol, folds_file)
     profile, _, corpora = _setup(opts)
-    fold_value = fold if fold == "all" else int(fold)
-    run_id = run_train(corpora, profile, get_variant(variant), fold_value, seed=seed, k=k or None)
+    fold_value = fold if fold == "all" else int(float(fold))
+    run_id = run_train(corpora, profile, get_variant(variant), fold_value, seed=seed, k=k or None,
+                       protocol=protocol, folds_file=folds_file)
     click.echo(f"train run: {run_id}")
 
 
 @main.command("tune-k")
 @corpus_options
+@protocol_options
 @click.option("--variant", default="PAaAN_PP", show_default=True, help="A retrieval variant (PP or NA).")
-@click.option("--fold", default=1, type=INT, show_default=True, help="Outer fold (1..5); k is tuned inside its training sessions.")
+@click.option("--fold", default=1, type=INT, show_default=True,
+              help="Outer fold; k is tuned on its held-out training speakers.")
 @click.option("--trials", default=0, type=INT, help="Optuna trials (0: the profile's).")
 @click.option("--seed", default=0, type=INT, show_default=True)
-def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, **opts) -> None:
+def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, protocol: str, folds_file: str, **opts) -> None:
     """Optuna over k for one variant and fold, on inner validation only; every trial is a nested run."""
     from experiments.tune_k import run_tune_k
     from paaan.variants import get_variant
 
+    protocol, folds_file = _protocol(protocol, folds_file)
     profile, _, corpora = _setup(opts)
-    run_id = run_tune_k(corpora, profile, get_variant(variant), fold, trials or profile.tune.k_trials, seed=seed)
+    run_id = run_tune_k(corpora, profile, get_variant(variant), fold, trials or profile.tune.k_trials, seed=seed,
+                        protocol=protocol, folds_file=folds_file)
     click.echo(f"tune_k run: {run_id}")
+
+
+def study_options(func):
+    """What the ablation and the testbed share: Ray, resources, retries, featurize workers."""
+    options = [
+        click.option("--ray-address", default="",
+                     help="An existing Ray cluster (e.g. 10.0.0.5:6379); empty: $RAY_ADDRESS, else a new local one."),
+        click.option("--num-cpus", default=0, type=INT, help="CPUs of the local Ray cluster (0: every core)."),
+        click.option("--cpus-per-trial", default=1.0, show_default=True),
+        click.option("--gpus-per-trial", default=0.0, show_default=True, help="Fractions share a GPU (e.g. 0.25)."),
+        click.option("--max-failures", default=2, type=INT, show_default=True, help="Ray retries of a failed trial."),
+        click.option("--workers", default=0, type=INT, help="featurize processes (0: every core)."),
+        click.option("--force", is_flag=True, help="Run again even if a finished run has the same inputs."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @main.command("ablation")
 @corpus_options
-@click.option("--variants", default="all", show_default=True, help="Comma-separated rows of the variants table.")
+@protocol_options
+@study_options
+@click.option("--variants", default="table1", show_default=True,
+              help="Comma-separated rows of the variants table; table1: the paper's rows and PAaAN_oracle; all: every row.")
 @click.option("--seeds", default=0, type=INT, help="Seeds per (variant, fold) (0: the profile's, 1 by default).")
-@click.option("--ray-address", default="",
-              help="An existing Ray cluster (e.g. 10.0.0.5:6379); empty: $RAY_ADDRESS, else a new local one.")
-@click.option("--num-cpus", default=0, type=INT, help="CPUs of the local Ray cluster (0: every core).")
-@click.option("--cpus-per-trial", default=1.0, show_default=True)
-@click.option("--gpus-per-trial", default=0.0, show_default=True, help="Fractions share a GPU (e.g. 0.25).")
 @click.option("--k-trials", default=0, type=INT, help="Optuna trials per (variant, fold) for k (0: the profile's).")
 @click.option("--k-tuning", default="", type=click.Choice(["", "per_variant", "per_source", "off"]),
               help="One k study per retrieval variant, per personality source, or none (empty: the profile's).")
-@click.option("--max-failures", default=2, type=INT, show_default=True, help="Ray retries of a failed trial.")
-@click.option("--workers", default=0, type=INT, help="featurize processes (0: every core).")
+@click.option("--k-scheduler", default="", type=click.Choice(["", "asha", "none"]),
+              help="Early stopping of k trials: ASHA per study, or none (empty: the profile's).")
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Train each variant on all sessions and register it as paaan-<variant>.")
-@click.option("--force", is_flag=True, help="Run again even if a finished ablation has the same inputs.")
 def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_per_trial, k_trials, k_tuning,
-                 max_failures, workers, register, force, **opts) -> None:
+                 k_scheduler, max_failures, workers, register, force, protocol, folds_file, **opts) -> None:
     """Table I: every variant x fold x seed on Ray Tune, Optuna-tuned k, MLflow runs and registered models."""
     from experiments.ablation import AblationSettings, choose_variants, run_ablation
 
+    protocol, folds_file = _protocol(protocol, folds_file)
     profile, ablation, corpora = _setup(opts)
+    if k_scheduler:
+        profile = profile.replace(tune={"scheduler": k_scheduler})
     settings = AblationSettings(
         variants=choose_variants(variants, corpora), seeds=seeds or int(ablation.get("seeds", 1)),
         k_tuning=k_tuning or ablation.get("k_tuning", "per_variant"), k_trials=k_trials or profile.tune.k_trials,
         ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None,
-        cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial, max_failures=max_failures, workers=workers, register=register, force=force)
+        cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, max_failures=max_failures, workers=workers,
+        register=register, force=force, protocol=protocol, folds_file=folds_file)
     run_ablation(corpora, profile, settings)
+
+
+@main.command("testbed")
+@click.option("--profile", default="demo", show_default=True, help="Profile name (demo, paper) or YAML path.")
+@click.option("--demo-seed", default=0, type=INT, show_default=True, help="Seed of the scenarios' demo corpora.")
+@click.option("--demo-profile", default="demo", show_default=True,
+              type=click.Choice(["tiny", "demo", "iemocap-scale"]), help="Size of the demo corpora.")
+@click.option("--quick", is_flag=True, help="The reduced run: none and segment_gate, five variants, two seeds.")
+@click.option("--quick-plan", default="", type=click.Choice(["", "true", "false", "True", "False"]), hidden=True,
+              help="--quick as a value (MLproject's -P quick=true).")
+@click.option("--scenarios", default="", help="Comma-separated scenarios (empty: the plan's, every row when full).")
+@click.option("--seeds", default=0, type=INT, help="Seeds per (variant, fold) (0: the plan's).")
+@click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
+                                                 "sqlite:///./mlflow.db).")
+@protocol_options
+@study_options
+def testbed_cmd(profile, demo_seed, demo_profile, quick, quick_plan, scenarios, seeds, tracking_uri, protocol,
+                folds_file, ray_address, num_cpus, cpus_per_trial, gpus_per_trial, max_failures, workers, force) -> None:
+    """Does personality help? Every planted-effect scenario's claims checked on its own demo corpus."""
+    quick = quick or quick_plan.lower() == "true"
+    from experiments import tracking
+    from experiments.profiles import experiment_sections, load_profile
+    from experiments.testbed import TestbedSettings, run_testbed
+
+    protocol, folds_file = _protocol(protocol, folds_file)
+    tracking.setup_tracking(tracking_uri or None)
+    library_profile, _ = load_profile(profile)
+    sections = experiment_sections(profile)
+    settings = TestbedSettings.from_plan(
+        sections.get("testbed", {}), quick=quick, scenarios=scenarios, seeds=seeds, demo_seed=demo_seed,
+        demo_profile=demo_profile, protocol=protocol, folds_file=folds_file,
+        ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None,
+        cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, max_failures=max_failures, workers=workers,
+        force=force, k_tuning=sections.get("ablation", {}).get("k_tuning", "per_variant"))
+    run_testbed(library_profile, settings)
 
 
 @main.command("analyze")
@@ -215,15 +328,20 @@ def analyze_cmd(ablation_run_id: str, per_speaker: int, combine: str, force: boo
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--seed", default=0, type=INT, show_default=True, help="Random seed; the same seed writes the same files.")
 @click.option("--profile", type=click.Choice(["tiny", "demo", "iemocap-scale"]), default="demo", show_default=True)
-def demo_corpus(out: str, seed: int, profile: str) -> None:
-    """Write a synthetic IEMOCAP + SSPNet corpus (real wav audio) with a planted personality effect."""
+@click.option("--scenario", default="input_flip", show_default=True, type=click.Choice(_scenario_names()),
+              help="Which personality effects to plant (paaan/demo/scenarios.py).")
+@click.option("--workers", default=0, type=INT,
+              help="Synthesis processes (0: every core, 1: this process); the files are the same for any number.")
+def demo_corpus(out: str, seed: int, profile: str, scenario: str, workers: int) -> None:
+    """Write a synthetic IEMOCAP + SSPNet corpus (real wav audio) with planted personality effects."""
     import time
 
     from paaan.demo import generate_demo_corpus
 
     started = time.perf_counter()
-    path = generate_demo_corpus(out, seed=seed, profile=profile, progress=True)
-    click.echo(f"demo corpus ({profile}, seed {seed}) written to {path} in {time.perf_counter() - started:.1f} s")
+    path = generate_demo_corpus(out, seed=seed, profile=profile, scenario=scenario, progress=True, workers=workers)
+    click.echo(f"demo corpus ({profile}, seed {seed}, scenario {scenario}) written to {path} in "
+               f"{time.perf_counter() - started:.1f} s")
     click.echo(f"  IEMOCAP: {path / 'IEMOCAP_full_release'}\n  SSPNet:  {path / 'SSPNet'}\n"
                f"  truth:   {path / 'ground_truth.json'}")
 
@@ -233,11 +351,16 @@ def demo_corpus(out: str, seed: int, profile: str) -> None:
 @click.argument("root", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
 @click.option("--max-files", default=20, type=INT, show_default=True, help="How many skipped files to list.")
-def inspect(corpus: str, root: str, as_json: bool, max_files: int) -> None:
+@click.option("--sspnet-scale", default="auto", show_default=True, type=click.Choice(SSPNET_SCALES),
+              help="Scale of SSPNet's trait scores (auto: detected from all scores; see docs/corpus_formats.md).")
+def inspect(corpus: str, root: str, as_json: bool, max_files: int, sspnet_scale: str) -> None:
     """Summarise a corpus (counts, speakers, what is skipped and why) before spending hours on it."""
     from paaan.data.summary import format_summary, summarize_iemocap, summarize_sspnet
 
-    summary = (summarize_iemocap if corpus == "iemocap" else summarize_sspnet)(root, max_files=max_files)
+    if corpus == "iemocap":
+        summary = summarize_iemocap(root, max_files=max_files)
+    else:
+        summary = summarize_sspnet(root, max_files=max_files, scale=sspnet_scale)
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
 
 

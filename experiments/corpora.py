@@ -13,33 +13,53 @@ class Corpora:
     sspnet: Path
     ground_truth: Path | None  # the demo corpus' true personalities; None for real corpora
     demo: bool  # synthetic (written by paaan.demo): the report says so
+    scenario: str | None = None  # the demo corpus' planted-effect scenario (paaan.demo.scenarios)
 
 
-def demo_dir(seed: int = 0, profile: str = "demo") -> Path:
-    """Where the demo corpus lives: ``$PAAAN_DATA`` or ``./demo_corpus``, one folder per profile and seed."""
+def demo_dir(seed: int = 0, profile: str = "demo", scenario: str = "input_flip") -> Path:
+    """Where a demo corpus lives: ``$PAAAN_DATA`` or ``./demo_corpus``, one folder per profile, seed and
+    scenario (its slug: the name, and the gate's carrier_share), e.g. ``demo-seed0-input_flip``."""
+    from paaan.demo import get_scenario
+
     base = Path(os.environ.get("PAAAN_DATA", Path.cwd() / "demo_corpus"))
-    return (base / f"{profile}-seed{seed}").resolve()
+    return (base / f"{profile}-seed{seed}-{get_scenario(scenario).slug}").resolve()
+
+
+def _recorded_scenario(folder: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((folder / "ground_truth.json").read_text())["scenario"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def resolve_corpora(iemocap_root: str | None = None, sspnet_root: str | None = None, demo_seed: int = 0,
-                    demo_profile: str = "demo", progress: bool = True) -> Corpora:
-    """The corpus roots to use. With neither root given, the demo corpus (generated if missing)."""
+                    demo_profile: str = "demo", progress: bool = True, demo_scenario: str = "input_flip",
+                    workers: int = 0) -> Corpora:
+    """The corpus roots to use. With neither root given, the demo corpus of ``demo_scenario`` (generated if
+    missing, and generated again if the folder's corpus was made with other knobs or another generator) by
+    ``workers`` synthesis processes (0: every core; the files are the same for any number)."""
     if bool(iemocap_root) != bool(sspnet_root):
         raise ValueError("give both --iemocap-root and --sspnet-root, or neither (then the demo corpus is used)")
-    from paaan.demo import is_demo_corpus
+    from paaan.demo import is_demo_corpus, matches
 
     if iemocap_root:
         iemocap, sspnet = Path(iemocap_root).resolve(), Path(sspnet_root).resolve()
         truth = iemocap.parent / "ground_truth.json"
         demo = is_demo_corpus(iemocap.parent)  # a demo corpus given by path is still synthetic
-        return Corpora(iemocap, sspnet, truth if demo else None, demo=demo)
-    root = demo_dir(demo_seed, demo_profile)
-    if not is_demo_corpus(root):
+        return Corpora(iemocap, sspnet, truth if demo else None, demo=demo,
+                       scenario=_recorded_scenario(iemocap.parent) if demo else None)
+    root = demo_dir(demo_seed, demo_profile, demo_scenario)
+    if not matches(root, demo_seed, demo_profile, demo_scenario):
         from paaan.demo import generate_demo_corpus
 
-        print(f"generating the demo corpus ({demo_profile}, seed {demo_seed}) in {root} ...", flush=True)
-        generate_demo_corpus(root, seed=demo_seed, profile=demo_profile, progress=progress)
-    return Corpora(root / "IEMOCAP_full_release", root / "SSPNet", root / "ground_truth.json", demo=True)
+        print(f"generating the demo corpus ({demo_profile}, seed {demo_seed}, scenario {demo_scenario}) in {root} ...",
+              flush=True)
+        generate_demo_corpus(root, seed=demo_seed, profile=demo_profile, scenario=demo_scenario, progress=progress,
+                             workers=workers)
+    return Corpora(root / "IEMOCAP_full_release", root / "SSPNet", root / "ground_truth.json", demo=True,
+                   scenario=demo_scenario)
 
 
 def redact(path: str | Path | None) -> str:

@@ -67,7 +67,8 @@ def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, par
     tags = {tracking.TAG_KEY: key, "paaan.data_fingerprint": json.dumps(fingerprints, sort_keys=True),
             "paaan.demo_corpus": str(corpora.demo)}
     sets = own_feature_sets(config)
-    with tracking.step_run("featurize", STEP, parent_run_id=parent_run_id, tags=tags, entry=entry) as run:
+    with tracking.step_run("featurize", STEP, parent_run_id=parent_run_id, tags=tags, entry=entry,
+                           system_metrics=True) as run:
         own_params = {}
         for field, feature_set in sets.items():
             prefix = "audio_features" if field == "audio_features" else "functionals_features"

@@ -1,7 +1,9 @@
 """Profiles: the YAML files in ``experiments/profiles/`` (``paper``, ``demo``) or a path to one's own.
 
-A profile may name a ``base`` profile and override some of its values. The ``ablation`` section holds
-settings of the experiment (seeds, k tuning) rather than of the library, and is returned apart.
+A profile may name a ``base`` profile and override some of its values. The ``ablation`` and ``testbed``
+sections hold settings of the experiments (seeds, k tuning, the testbed's plan) rather than of the library,
+and are returned apart (``load_profile``'s second value is the ablation section; ``experiment_sections``
+gives both).
 """
 
 from __future__ import annotations
@@ -33,8 +35,17 @@ def _read(name_or_path: str) -> dict[str, Any]:
     return data
 
 
+EXPERIMENT_SECTIONS = ("ablation", "testbed")
+
+
 def load_profile(name_or_path: str = "demo") -> tuple[Profile, dict[str, Any]]:
     """(library Profile, ablation settings) of a named profile or a YAML file."""
     data = _read(name_or_path)
-    ablation = data.pop("ablation", {}) or {}
-    return Profile.from_dict(data), ablation
+    sections = {name: data.pop(name, {}) or {} for name in EXPERIMENT_SECTIONS}
+    return Profile.from_dict(data), sections["ablation"]
+
+
+def experiment_sections(name_or_path: str = "demo") -> dict[str, dict[str, Any]]:
+    """The experiment sections of a profile: {"ablation": {...}, "testbed": {...}} (empty when absent)."""
+    data = _read(name_or_path)
+    return {name: data.get(name, {}) or {} for name in EXPERIMENT_SECTIONS}

@@ -1,16 +1,66 @@
-"""A Ray Tune searcher that runs one Optuna study per tuning problem inside a single Tuner.
+"""A Ray Tune searcher and scheduler that run one Optuna study and one ASHA bracket per tuning problem inside
+a single Tuner.
 
 k is tuned separately for every (variant, outer fold): many small, independent searches. Running each as
 its own Tuner would start fresh trial actors (and import torch and mlflow again) per search and leave cores
 idle while a short search waits for its last trial. ``PerProblemOptuna`` keeps one ``OptunaSearch`` (TPE,
 seeded) per problem and hands out their suggestions round-robin, so all problems share one Tuner, its
-reused actors and every core, while each problem's study sees only its own trials.
+reused actors and every core, while each problem's study sees only its own trials. ``PerProblemASHA`` does
+the same for early stopping: one ``AsyncHyperBandScheduler`` per problem, so a trial is only ever compared
+with trials of its own (variant, fold), whose validation speakers are the same (folds differ in how hard
+their speakers are: one ASHA over all problems would prune the trials of hard folds).
 """
 
 from __future__ import annotations
 
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
+
+
+class PerProblemASHA(FIFOScheduler):
+    """ASHA per ``trial.config["problem"]``: rungs at grace_period * reduction_factor^i epochs (``time_attr``)."""
+
+    def __init__(self, metric: str, mode: str, max_t: int, grace_period: int, reduction_factor: int,
+                 time_attr: str = "epoch"):
+        super().__init__()
+        self._metric, self._mode = metric, mode
+        self.settings = dict(time_attr=time_attr, metric=metric, mode=mode, max_t=max_t,
+                             grace_period=min(grace_period, max_t), reduction_factor=reduction_factor)
+        self.brackets: dict[str, AsyncHyperBandScheduler] = {}
+        self.stopped: set[str] = set()  # trial ids this scheduler stopped early
+
+    def _for(self, trial) -> AsyncHyperBandScheduler:
+        problem = trial.config.get("problem", "")
+        if problem not in self.brackets:
+            self.brackets[problem] = AsyncHyperBandScheduler(**self.settings)
+        return self.brackets[problem]
+
+    def set_search_properties(self, metric, mode, **spec) -> bool:
+        return True  # fixed at construction: the profile's tune section names them
+
+    def on_trial_add(self, tune_controller, trial) -> None:
+        self._for(trial).on_trial_add(tune_controller, trial)
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        if self.settings["time_attr"] not in result or self._metric not in result:
+            return TrialScheduler.CONTINUE  # e.g. a reused trial's single report
+        if result[self.settings["time_attr"]] >= self.settings["max_t"]:
+            return TrialScheduler.CONTINUE  # ASHA would "stop" a trial at max_t: it ends by itself, reporting
+        decision = self._for(trial).on_trial_result(tune_controller, trial, result)
+        if decision == TrialScheduler.STOP:
+            self.stopped.add(trial.trial_id)
+        return decision
+
+    def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
+        if result and self._metric in result and self.settings["time_attr"] in result:
+            self._for(trial).on_trial_complete(tune_controller, trial, result)
+
+    def on_trial_remove(self, tune_controller, trial) -> None:
+        self._for(trial).on_trial_remove(tune_controller, trial)
+
+    def debug_string(self) -> str:
+        return f"ASHA per tuning problem ({len(self.brackets)} problems, {len(self.stopped)} trials stopped early)"
 
 
 class PerProblemOptuna(Searcher):

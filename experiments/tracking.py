@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 from mlflow.utils.file_utils import local_file_uri_to_path
@@ -39,6 +41,7 @@ TAG_KEY = "paaan.cache_key"
 TAG_REUSED = "paaan.reused_run_id"
 TAG_HOST = "paaan.host"  # the machine and process that hold a run open: a later step can tell whether a
 TAG_PID = "paaan.pid"  # RUNNING run's process still exists (a SIGKILL gives a step no chance to end its run)
+SYSTEM_METRICS_INTERVAL = 5.0  # seconds between MLflow's system-metric samples on a parent run
 _EXPERIMENT_ID: str | None = None
 _ENTRY_RUN: dict[str, str | None] = {}  # the run `mlflow run` made for this process, until a step takes it
 
@@ -223,6 +226,52 @@ def find_cached_run(step: str, key: str, in_experiment: str | None = None):
     return None
 
 
+# --- the corpora as MLflow datasets ---------------------------------------------------------------------
+
+# Columns of the utterance table shown as the dataset's schema (the store's offsets are not the corpus').
+_DATASET_COLUMNS = ("utterance_id", "session", "speaker", "label", "transcript", "wav_path", "audio_seconds")
+
+
+@functools.lru_cache(maxsize=16)
+def featurize_corpora(featurize_run_id: str) -> dict[str, tuple[str, str]]:
+    """corpus -> (root as logged, data fingerprint hash) of a featurize run (its params and fingerprint tag)."""
+    run = MlflowClient().get_run(featurize_run_id)
+    prints = json.loads(run.data.tags.get("paaan.data_fingerprint", "{}"))
+    params = run.data.params
+    return {corpus: (params.get(f"{corpus}_root.resolved", params.get(f"{corpus}_root", "")),
+                     prints.get(corpus, {}).get("hash", ""))
+            for corpus in ("iemocap", "sspnet")}
+
+
+def corpus_dataset(name: str, table, root: str, digest: str):
+    """An MLflow dataset: the table's schema and size, the corpus root as its source, the fingerprint as digest."""
+    import mlflow.data
+
+    return mlflow.data.from_pandas(table, source=root or name, name=name, digest=digest or None)
+
+
+def log_corpus_inputs(store, upstream, fold=None) -> None:
+    """Log the corpora a training run reads as its inputs: IEMOCAP for training (its training and validation
+    rows), the fold's test rows for evaluation (a dataset of their own, "iemocap: test <fold>": MLflow keeps one
+    context per dataset and run), SSPNet for training when the run's personality is retrieved from it. Each
+    digest is the corpus fingerprint; the schema and row count are those of the rows logged."""
+    import warnings
+
+    corpora = featurize_corpora(upstream.featurize)
+    table = store.utterances[[c for c in _DATASET_COLUMNS if c in store.utterances.columns]]
+    test = np.asarray(getattr(fold, "test", ()), dtype=np.int64)
+    with warnings.catch_warnings():  # MLflow warns that a local path is not a registered dataset source
+        warnings.simplefilter("ignore")
+        rows = np.setdiff1d(np.arange(len(table)), test)
+        mlflow.log_input(corpus_dataset("iemocap", table.iloc[rows], *corpora["iemocap"]), context="training")
+        if len(test):
+            name = f"iemocap: test {getattr(fold, 'name', '')}".strip()
+            mlflow.log_input(corpus_dataset(name, table.iloc[test], *corpora["iemocap"]), context="evaluation")
+        if upstream.retrieve:
+            clips = store.clips.drop(columns=[c for c in ("wav_path",) if c in store.clips.columns])
+            mlflow.log_input(corpus_dataset("sspnet", clips, *corpora["sspnet"]), context="training")
+
+
 # --- runs that never stay RUNNING ----------------------------------------------------------------------
 
 
@@ -266,11 +315,14 @@ def close_orphaned_runs(step: str, key: str) -> int:
 
 @contextlib.contextmanager
 def step_run(run_name: str, step: str, *, parent_run_id: str | None = None, tags: dict[str, str] | None = None,
-             entry: bool = False) -> Iterator[mlflow.ActiveRun]:
+             entry: bool = False, system_metrics: bool = False) -> Iterator[mlflow.ActiveRun]:
     """Start (or, under ``mlflow run``, adopt) a run and end it FINISHED / KILLED / FAILED.
 
     ``entry``: this is the step the command was run for; under ``mlflow run`` it runs inside the run that
     ``mlflow run`` created (once). Upstream steps get runs of their own, nested under ``parent_run_id``.
+    ``system_metrics``: MLflow samples CPU, memory (and, with nvidia-ml-py, GPU) use of this machine into the
+    run every ``SYSTEM_METRICS_INTERVAL`` seconds while it is open (the ablation, testbed and featurize
+    parents: a trial's own share is not separable on a shared machine).
     """
     install_signal_handlers()
     all_tags = {TAG_STEP: step, "paaan.code_version": code_version(step), **owner_tags(), **(tags or {})}
@@ -282,10 +334,13 @@ def step_run(run_name: str, step: str, *, parent_run_id: str | None = None, tags
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
     env_run = take_entry_run() if entry else None
+    if system_metrics:
+        mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL)
     if env_run:
-        active = mlflow.start_run(run_id=env_run, tags=all_tags)
+        active = mlflow.start_run(run_id=env_run, tags=all_tags, log_system_metrics=system_metrics or None)
     else:
-        active = mlflow.start_run(run_name=run_name, tags=all_tags, nested=bool(mlflow.active_run()))
+        active = mlflow.start_run(run_name=run_name, tags=all_tags, nested=bool(mlflow.active_run()),
+                                  log_system_metrics=system_metrics or None)
     try:
         yield active
     except KeyboardInterrupt:

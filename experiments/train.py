@@ -1,9 +1,11 @@
-"""The ``train`` step: one variant on one leave-one-session-out fold, logged to MLflow.
+"""The ``train`` step: one variant on one cross-validation fold, logged to MLflow.
 
 Upstream steps (featurize, shla, retrieve) are reused by run id or run now. ``train_and_log`` is shared
-with the ablation's Ray trials: params, per-epoch curves, test metrics, the confusion matrix (PNG and CSV),
-per-utterance predictions, and the attention weights of every test utterance (alpha_A per 40 ms step with
-the step's 45 LLD values; alpha_T per word with the word and its POS tag) for the attention analysis.
+with the ablation's Ray trials: params (the protocol and fold among them), the corpus as an MLflow dataset,
+learning curves (train loss, validation UAR and loss, learning rate, one point per epoch: ``step=epoch``),
+test metrics (UAR, WA, macro-F1, per-class recall), the epoch chosen and the epochs run, the confusion matrix
+(PNG and CSV), per-utterance predictions, and the attention weights of every test utterance (alpha_A per
+40 ms step with the step's 45 LLD values; alpha_T per word with the word and its POS tag) for the analysis.
 """
 
 from __future__ import annotations
@@ -13,10 +15,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -28,10 +26,11 @@ from experiments.featurize import run_featurize, store_of  # noqa: E402
 from experiments.retrieve import neighbours_of, run_retrieve  # noqa: E402
 from experiments.shla import run_shla  # noqa: E402
 from paaan.config import Profile  # noqa: E402
-from paaan.data.folds import Fold  # noqa: E402
+from paaan.data.folds import Fold, make_folds  # noqa: E402
 from paaan.data.schema import EMOTIONS  # noqa: E402
 from paaan.features.store import FeatureStore  # noqa: E402
-from paaan.personality import oracle_embeddings  # noqa: E402
+from paaan.personality import oracle_embeddings, shuffled_embeddings  # noqa: E402
+from paaan.report import plot_confusion  # noqa: E402
 from paaan.train import FoldResult, train_fold  # noqa: E402
 from paaan.variants import Variant  # noqa: E402
 
@@ -69,46 +68,84 @@ def prepare_upstream(corpora: Corpora, profile: Profile, spaces: set[str], seed:
     return Upstream(featurize, shla, retrieve, truth)
 
 
-def personality_for(variant: Variant, k: int | None, upstream: Upstream) -> pd.DataFrame | None:
-    """Speaker -> 25-d embedding for the variant (None if it uses no personality)."""
+def personality_for(variant: Variant, k: int | None, upstream: Upstream, seed: int = 0) -> pd.DataFrame | None:
+    """Speaker -> 25-d embedding for the variant (None if it uses no personality); ``seed`` draws the shuffle."""
     if variant.personality == "none":
         return None
-    if variant.personality == "oracle":
-        return oracle_embeddings(upstream.ground_truth or "<no ground_truth.json>")
+    if variant.personality in ("oracle", "shuffled"):
+        oracle = oracle_embeddings(upstream.ground_truth or "<no ground_truth.json>")
+        return oracle if variant.personality == "oracle" else shuffled_embeddings(oracle, seed)
     run = (upstream.retrieve or {}).get(variant.personality)
     if run is None:
         raise ValueError(f"variant {variant.name} needs a retrieve run for space {variant.personality}")
     return neighbours_of(run, upstream.featurize).embeddings(int(k))
 
 
+def fold_of(store: FeatureStore, fold: int | str | Fold, protocol: str = "session",
+            folds_file: str | None = None) -> int | str | Fold:
+    """A fold number of ``protocol`` as its Fold ("all" and Fold objects pass through)."""
+    if isinstance(fold, Fold) or fold == "all":
+        return fold
+    folds = make_folds(store.utterances, protocol, folds_file)
+    if not 1 <= int(fold) <= len(folds):
+        raise ValueError(f"fold must be in 1..{len(folds)} under protocol {protocol!r}, got {fold}")
+    return folds[int(fold) - 1]
+
+
+EPOCH_METRICS = ("train_loss", "val_uar", "val_loss", "best_val_uar", "lr")
+
+
+def log_epoch(curves: tracking.MetricBuffer, record: dict) -> None:
+    """One epoch's point of every learning curve (``step=epoch``, so the UI draws them against epochs)."""
+    values = {k: v for k, v in record.items() if k in EPOCH_METRICS}
+    values["epoch_seconds"] = record.get("seconds", 0.0)
+    curves.log(values, step=int(record["epoch"]))
+
+
 def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | None, profile: Profile,
                   upstream: Upstream, extra_params: dict | None = None, device: str | None = None,
-                  log_model: bool = False, want_attention: bool = True) -> FoldResult:
+                  log_model: bool = False, want_attention: bool = True, protocol: str = "session",
+                  folds_file: str | None = None, on_epoch=None, resume: dict | None = None) -> FoldResult:
     """Train in the active MLflow run and log everything the report and the analysis read.
 
-    ``fold``: 1..5, "all" (a model of every session, nothing to test), or a Fold (an inner split).
+    ``fold``: a fold number of ``protocol`` (1..n), "all" (a model of every utterance, nothing to test), or a
+    Fold (an inner split). ``on_epoch(record, snapshot)`` is called after each epoch's curves are logged (the
+    Ray trials report to Tune and checkpoint there); ``resume``: a snapshot to continue from, whose epochs
+    are logged again into this run so its curves are whole.
     """
     store = store_of(upstream.featurize)
-    personality = personality_for(variant, k, upstream)
-    fold_name = f"{fold.number}-inner" if isinstance(fold, Fold) else fold
+    personality = personality_for(variant, k, upstream, seed)
+    resolved = fold_of(store, fold, protocol, folds_file)
+    fold_name = f"{resolved.number}-inner" if isinstance(fold, Fold) else fold
     params = {"variant": variant.name, "family": variant.family, "personality": variant.personality,
-              "integration": variant.integration, "fold": fold_name, "seed": seed,
-              "k": k if variant.uses_retrieval else "", **upstream.as_params(), **profile.flat(),
-              **(extra_params or {})}
+              "integration": variant.integration, "fold": fold_name, "seed": seed, "protocol": protocol,
+              "folds_file": folds_file or "", "k": k if variant.uses_retrieval else "",
+              "attention_score_used": variant.attention_score or profile.model.attention_score,
+              **upstream.as_params(), **profile.flat(), **(extra_params or {})}
+    if isinstance(resolved, Fold):
+        params["fold_name"] = resolved.name
     tracking.log_params({key: value for key, value in params.items() if value != ""})
+    tracking.log_corpus_inputs(store, upstream, resolved)
 
     curves = tracking.MetricBuffer(mlflow.active_run().info.run_id)
+    if resume:
+        mlflow.set_tag("paaan.resumed_from_epoch", str(resume["epoch"]))
+        for record in resume["history"]:
+            log_epoch(curves, record)
 
-    def on_epoch(record: dict) -> None:
-        curves.log({f"epoch_{k_}": v for k_, v in record.items() if k_ != "epoch"}, step=int(record["epoch"]))
+    def epoch_done(record: dict, snapshot) -> None:
+        log_epoch(curves, record)
+        if on_epoch:
+            on_epoch(record, snapshot)
 
-    result = train_fold(store, variant, fold, profile, personality=personality, seed=seed, device=device,
-                        on_epoch=on_epoch, want_attention=want_attention)
+    result = train_fold(store, variant, resolved, profile, personality=personality, seed=seed, device=device,
+                        on_epoch=epoch_done, want_attention=want_attention, resume=resume)
     curves.flush()
     if result.metrics:
         mlflow.log_metrics(result.metrics)
-    mlflow.log_metrics({"best_epoch": result.best_epoch, "train_seconds": result.seconds,
-                        "train_utterances": result.train_utterances})
+    mlflow.log_metrics({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+                        "train_seconds": result.seconds, "train_utterances": result.train_utterances,
+                        "validation_utterances": result.validation_utterances})
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if len(result.predictions):
@@ -144,35 +181,20 @@ def _attention_artifacts(store: FeatureStore, result: FoldResult, folder: Path) 
         frame.to_parquet(folder / "attention_text.parquet", index=False)
 
 
-def plot_confusion(matrix: np.ndarray, title: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(4.2, 3.8), dpi=120)
-    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    for i in range(len(EMOTIONS)):
-        for j in range(len(EMOTIONS)):
-            ax.text(j, i, f"{matrix[i, j]}\n{shares[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if shares[i, j] > 0.6 else "black")
-    ax.set_xticks(range(4), EMOTIONS)
-    ax.set_yticks(range(4), EMOTIONS)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def run_train(corpora: Corpora, profile: Profile, variant: Variant, fold: int | str, seed: int = 0,
-              k: int | None = None, workers: int = 0) -> str:
+              k: int | None = None, workers: int = 0, protocol: str = "session", folds_file: str | None = None) -> str:
     """Entry point body: upstream steps (reused), then one training run; returns its run id."""
     spaces = {variant.personality} & {"PP", "NA"}
-    if variant.personality == "oracle" and not corpora.ground_truth:
+    if variant.uses_ground_truth and not corpora.ground_truth:
         raise ValueError(f"{variant.name} needs the demo corpus' ground_truth.json; {corpora.iemocap} has none")
     upstream = prepare_upstream(corpora, profile, spaces, workers=workers)
     k = k or profile.retrieval.k
     with tracking.step_run(f"{variant.name}-fold{fold}", STEP, entry=True) as run:
-        result = train_and_log(variant, fold, seed, k, profile, upstream, log_model=True)
+        result = train_and_log(variant, fold, seed, k, profile, upstream, log_model=True, protocol=protocol,
+                               folds_file=folds_file)
         if result.metrics:
-            print(f"{variant.name} fold {fold}: UAR {result.metrics['uar']:.3f}, WA {result.metrics['wa']:.3f} "
-                  f"(best epoch {result.best_epoch}, {result.seconds:.1f} s)", flush=True)
+            m = result.metrics
+            print(f"{variant.name} fold {fold} ({protocol}): UAR {m['uar']:.3f}, WA {m['wa']:.3f}, macro-F1 "
+                  f"{m['f1_macro']:.3f} (best epoch {result.best_epoch} of {result.epochs_run} run, "
+                  f"{result.seconds:.1f} s)", flush=True)
         return run.info.run_id

@@ -25,6 +25,13 @@ class FeatureConfig:
     sample_rate: int = 16000  # IEMOCAP's rate; other rates are resampled to it
     # II-A2: the scale of SSPNet's trait scores: "auto" (detected), "bfi10" [-4, 4], "likert5", "continuous100".
     sspnet_scale: str = "auto"
+    # Not in the paper: one's own acoustic features in place of openSMILE's (paaan/features/own.py). A folder of
+    # frame-level features (<utterance_id>.npy, float32 (T, F), and features.json with frame_rate_hz, dim, name)
+    # pooled to the 40 ms steps and used as BLSTM-A's input instead of the 45 LLDs; "" = the LLDs.
+    audio_features: str = ""
+    # A folder of utterance-level vectors (iemocap/<utterance_id>.npy, sspnet/<clip>.npy, float32 (F,), and
+    # features.json with dim, name) used for SHLA and retrieval instead of `functionals`; "" = openSMILE's.
+    functionals_dir: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,22 @@ as JSON, ``{"dataframe_split": {"columns": [...], "data": [...]}}`` or ``{"dataf
   featurize's own ``token_steps`` and ``step_to_word``); without them each modality meets the other's
   time-average, the fallback training used only for utterances without a forced alignment.
 
+A model trained on one's own features (``--audio-features``, ``--functionals``; ``paaan.features.own``) reads
+them instead of audio, in the layout featurize read, and its spec (``inputs``) and signature say which:
+
+- ``features_path`` instead of the audio columns: the row's frame-level features, a ``.npy`` file of float32
+  (T, dim) at the features' frame rate, pooled to 40 ms steps and z-normalised over the speaker's rows exactly
+  as in featurize; word timings are checked against the frames' span (T / rate seconds);
+- ``functionals_path`` (a ``.npy`` file of float32 (dim,)) for a retrieval variant (PP, NA) trained with
+  ``--functionals``; a retrieval variant trained with openSMILE's functionals still needs the row's audio
+  (``audio_path`` or ``audio_base64``) for them, beside ``features_path``.
+
+A column the model does not read (``audio_path`` to a features model, ``features_path`` to an audio model) is
+an error naming the column and what the model reads. Through ``mlflow.pyfunc.load_model`` MLflow's signature
+check comes first: it refuses a request without a column the signature requires (``features_path``,
+``functionals_path``), listing the extra columns it got, and drops (with a warning) columns the signature does
+not have.
+
 It returns one row per utterance: ``utterance_id``, ``speaker``, ``emotion`` and the four class
 probabilities ``p_ang``, ``p_hap``, ``p_neu``, ``p_sad``. With ``params={"return_attention": True}`` it adds
 ``alpha_audio`` (one weight per 40 ms step), ``alpha_text`` (one per token) and ``tokens``.
@@ -73,6 +89,7 @@ from paaan.errors import FeatureError, InputError
 MIN_UTTERANCES = 3  # per speaker per request: z-normalisation and retrieval need several utterances
 REQUIRED = ("speaker", "transcript")
 AUDIO_COLUMNS = ("audio_path", "audio_base64")  # exactly one per row
+FILE_COLUMNS = ("features_path", "functionals_path")  # one's own features, for models trained on them
 TIMING_COLUMNS = ("word_starts", "word_ends")  # both or neither per row
 MAX_BATCH = 32
 # Limits of one request. A row: 16 MiB is 8.7 min of 16 kHz 16-bit mono WAV or 95 s of 44.1 kHz stereo
@@ -96,6 +113,83 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
+# --- what a model reads ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Where a model reads its acoustic input from; recorded in its spec as ``inputs``.
+
+    ``frames``: "audio" (openSMILE's 45 LLDs, from ``audio_path`` or ``audio_base64``) or "features_path" (one's
+    own frame-level features, described by ``audio_features``: {name, dim, frame_rate_hz}). ``functionals``: None
+    (the variant retrieves no personality), "audio" (openSMILE's IS10, from the same audio) or "functionals_path"
+    (one's own, ``functionals_features``: {name, dim}).
+    """
+
+    frames: str = "audio"
+    functionals: str | None = None
+    audio_features: dict | None = None
+    functionals_features: dict | None = None
+
+    @classmethod
+    def of(cls, variant, audio_features: dict | None = None, functionals_features: dict | None = None) -> "ModelInputs":
+        """What a model of ``variant`` trained on a store with these own feature sets (None: openSMILE's) reads."""
+        functionals = None
+        if variant.uses_retrieval:
+            functionals = "functionals_path" if functionals_features else "audio"
+        return cls("features_path" if audio_features else "audio", functionals,
+                   audio_features or None, (functionals_features or None) if variant.uses_retrieval else None)
+
+    @classmethod
+    def from_spec(cls, spec: dict, variant) -> "ModelInputs":
+        """A logged model's inputs; a model logged before own features were possible reads audio."""
+        return cls(**spec["inputs"]) if "inputs" in spec else cls.of(variant)
+
+    def to_spec(self) -> dict:
+        return {"frames": self.frames, "functionals": self.functionals, "audio_features": self.audio_features,
+                "functionals_features": self.functionals_features}
+
+    @property
+    def audio(self) -> bool:
+        """Whether a request carries audio (``audio_path`` or ``audio_base64``) for this model."""
+        return "audio" in (self.frames, self.functionals)
+
+    @property
+    def file_columns(self) -> tuple[str, ...]:
+        """The columns of own features a request carries, one file per row."""
+        return tuple(c for c in FILE_COLUMNS if c in (self.frames, self.functionals))
+
+    def columns(self) -> tuple[str, ...]:
+        """Every acoustic column this model reads."""
+        return (AUDIO_COLUMNS if self.audio else ()) + self.file_columns
+
+    def needs(self) -> str:
+        """What a request's rows must carry, in words (for error messages)."""
+        parts = []
+        if self.frames == "features_path":
+            f = self.audio_features
+            parts.append(f"features_path: the row's own frame-level features {f['name']!r} ({f['dim']} values per "
+                         f"frame at {f['frame_rate_hz']:g} Hz), a .npy file of float32 (frames, {f['dim']})")
+        else:
+            parts.append("audio_path or audio_base64: the row's audio, from which openSMILE's 45 LLDs are computed")
+        if self.functionals == "functionals_path":
+            f = self.functionals_features
+            parts.append(f"functionals_path: the row's own functionals {f['name']!r}, a .npy file of float32 "
+                         f"({f['dim']},)")
+        elif self.functionals == "audio" and self.frames != "audio":
+            parts.append("audio_path or audio_base64: the row's audio, for openSMILE's functionals (the personality "
+                         "retrieval)")
+        return "; and ".join(parts)
+
+    def summary(self) -> str:
+        """The acoustic columns in the words of the older messages: "one of ['audio_path', 'audio_base64']"."""
+        parts = [f"one of {list(AUDIO_COLUMNS)}"] if self.audio else []
+        return " and ".join(parts + [repr(c) for c in self.file_columns])
+
+
+AUDIO_INPUTS = ModelInputs()  # a model trained on openSMILE's LLDs, without retrieval
+
+
 # --- request validation --------------------------------------------------------------------------------
 
 
@@ -111,23 +205,38 @@ def decoded_size(text: str) -> int:
     return len(text) * 3 // 4 - (len(tail) - len(tail.rstrip("=")))
 
 
-def validate_request(frame: pd.DataFrame, needs_traits: bool = False) -> pd.DataFrame:
-    """Check the request's shape, strings, audio columns and sizes; InputError naming the column (and row).
+def validate_request(frame: pd.DataFrame, needs_traits: bool = False,
+                     inputs: ModelInputs = AUDIO_INPUTS) -> pd.DataFrame:
+    """Check the request's shape, strings, acoustic columns and sizes; InputError naming the column (and row).
 
-    Returns the frame re-indexed 0..n-1, with ``utterance_id`` filled in, and ``audio_path`` and
-    ``audio_base64`` both present (None where a row leaves one empty)."""
+    ``inputs``: what the model reads (default: audio). Returns the frame re-indexed 0..n-1, with
+    ``utterance_id`` filled in, and, for a model that reads audio, ``audio_path`` and ``audio_base64`` both
+    present (None where a row leaves one empty)."""
     if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"expected a pandas DataFrame with columns {list(REQUIRED)} and one of "
-                         f"{list(AUDIO_COLUMNS)}, got {type(frame).__name__}")
+        raise InputError(f"expected a pandas DataFrame with columns {list(REQUIRED)} and {inputs.summary()}, "
+                         f"got {type(frame).__name__}")
     if frame.empty:
         raise InputError("the request has no rows")
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing}; a request needs {list(REQUIRED)} and one of "
-                         f"{list(AUDIO_COLUMNS)} (optional: utterance_id, word_starts, word_ends)")
-    if not any(c in frame.columns for c in AUDIO_COLUMNS):
+        raise InputError(f"missing column(s) {missing}; a request needs {list(REQUIRED)} and {inputs.summary()} "
+                         f"(optional: utterance_id, word_starts, word_ends)")
+    for column in AUDIO_COLUMNS + FILE_COLUMNS:
+        if column in frame.columns and column not in inputs.columns():
+            given = [i for i, v in enumerate(frame[column]) if not _missing(v)]
+            if given:
+                raise InputError(f"row {given[0]}, column {column!r}: this model does not read {column}; it needs "
+                                 f"{inputs.needs()}")
+    if inputs.audio and not any(c in frame.columns for c in AUDIO_COLUMNS):
+        # (MLflow's signature check drops a features_path column sent to an audio model before predict sees it)
+        why = (" (this model computes its acoustic features from audio; features_path is only for models trained "
+               "on their own frame-level features)" if inputs.frames == "audio" else
+               " (this model computes the functionals of its personality retrieval from it)")
         raise InputError("the request has no audio column: give each row audio_path (a file the model can read) "
-                         "or audio_base64 (the bytes of a WAV or FLAC file, base64-encoded)")
+                         "or audio_base64 (the bytes of a WAV or FLAC file, base64-encoded)" + why)
+    for column in inputs.file_columns:
+        if column not in frame.columns:
+            raise InputError(f"the request has no {column} column: this model needs {inputs.needs()}")
     if len(frame) > MAX_ROWS:
         raise InputError(f"the request has {len(frame)} rows, over the limit of {MAX_ROWS} per request (MAX_ROWS)")
     frame = frame.reset_index(drop=True).copy()
@@ -139,7 +248,13 @@ def validate_request(frame: pd.DataFrame, needs_traits: bool = False) -> pd.Data
     empty = [i for i, v in enumerate(frame["speaker"]) if not v.strip()]
     if empty:
         raise InputError(f"column 'speaker', row {empty[0]}: empty speaker id")
-    _validate_audio_columns(frame)
+    if inputs.audio:
+        _validate_audio_columns(frame)
+    for column in inputs.file_columns:
+        for i, value in enumerate(frame[column]):
+            if _missing(value) or not isinstance(value, str):
+                got = "nothing" if _missing(value) else f"{type(value).__name__} ({value!r})"
+                raise InputError(f"row {i}, column {column!r}: expected the path of a .npy file, got {got}")
     if "utterance_id" not in frame.columns:
         frame["utterance_id"] = [f"utt{i}" for i in range(len(frame))]
     counts = frame["speaker"].value_counts()
@@ -352,7 +467,7 @@ class RequestError(InputError, MlflowException):
 class RequestFeatures:
     """What the network reads for each row of a request (in row order)."""
 
-    steps: list[np.ndarray]  # (T_A, 45) float32 LLD steps, z-normalised over the speaker's rows
+    steps: list[np.ndarray]  # (T_A, 45 or the own features' dim) float32 steps, z-normalised over the speaker's rows
     words: list[np.ndarray]  # (T_W, D) float32 word vectors (one zero row for a transcript without tokens)
     step_word: list[np.ndarray]  # (T_A,) int64 token of each audio step, -1 for none
     personality: np.ndarray  # (n_rows, 25) float32 standardised embedding of each row's speaker
@@ -387,6 +502,7 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
         """Set the model up from its parts (what ``load_context`` reads from the artifacts); ``state_dict``
         None keeps the freshly built network's seeded weights (tests)."""
         from paaan.config import FeatureConfig, ModelConfig, Prev1Config, Prev2Config
+        from paaan.features.acoustic import N_LLD
         from paaan.models import build_model
         from paaan.variants import get_variant
 
@@ -396,7 +512,9 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
         self.spec = spec
         self.variant = get_variant(spec["variant"])
         self.features = FeatureConfig(**spec["features"])
+        self.inputs = ModelInputs.from_spec(spec, self.variant)
         self.model = build_model(self.variant, ModelConfig(**tuples(spec["model"])), word_dim=spec["word_dim"],
+                                 audio_dim=int(spec.get("audio_dim", N_LLD)),
                                  prev1=Prev1Config(**tuples(spec["prev1"])), prev2=Prev2Config(**spec["prev2"]))
         if state_dict is not None:
             self.model.load_state_dict(state_dict)
@@ -407,9 +525,10 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
         return self
 
     # --- features of the request ---
-    def _acoustic(self, frame: pd.DataFrame, audio: list[RowAudio], timings: list) -> list:
+    def _acoustic(self, frame: pd.DataFrame, audio: list[RowAudio], timings: list | None, with_lld: bool = True,
+                  with_functionals: bool = True) -> list:
         """openSMILE on each row's audio (read from its path or from memory), after checking that the row's
-        word timings end within it."""
+        word timings (when given) end within it."""
         from paaan.features.audio import load_audio
         from paaan.features.pipeline import audio_features
 
@@ -419,12 +538,45 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
             try:
                 signal = load_audio(row.source(), target_sr=self.features.sample_rate,
                                     frame_size=self.features.frame_size, name=name)
-                if timings[i] is not None:
+                if timings is not None and timings[i] is not None:
                     check_timings_within(i, timings[i][1], signal.duration)
-                results.append(audio_features(signal, self.features, with_lld=True, source=name))
+                results.append(audio_features(signal, self.features, with_lld=with_lld, source=name,
+                                              with_functionals=with_functionals))
             except FeatureError as exc:
                 raise InputError(_feature_message(i, row, exc)) from None
         return results
+
+    def _own_frames(self, frame: pd.DataFrame, timings: list) -> list:
+        """Each row's own frame-level features from ``features_path``, checked and pooled to 40 ms steps as
+        featurize does, after checking that the row's word timings end within their span."""
+        from paaan.features.own import FeatureSet, load_frames
+        from paaan.features.pipeline import own_frame_features
+
+        feature_set = FeatureSet.from_description(self.inputs.audio_features)
+        results = []
+        for i, path in enumerate(frame["features_path"]):
+            try:
+                frames = load_frames(path, feature_set, max_seconds=MAX_UTTERANCE_SECONDS)  # (T, dim)
+            except FeatureError as exc:
+                raise InputError(f"row {i}, column 'features_path': {exc}") from None
+            seconds = len(frames) / feature_set.frame_rate_hz
+            if timings[i] is not None:
+                check_timings_within(i, timings[i][1], seconds)
+            results.append(own_frame_features(frames, feature_set, seconds))
+        return results
+
+    def _own_functionals(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        """Each row's own functionals from ``functionals_path``, checked as featurize checks them."""
+        from paaan.features.own import FeatureSet, load_functionals
+
+        feature_set = FeatureSet.from_description(self.inputs.functionals_features)
+        out = []
+        for i, path in enumerate(frame["functionals_path"]):
+            try:
+                out.append(load_functionals(path, feature_set))
+            except FeatureError as exc:
+                raise InputError(f"row {i}, column 'functionals_path': {exc}") from None
+        return out
 
     def _personality(self, frame: pd.DataFrame, functionals: np.ndarray) -> np.ndarray:
         """(n_rows, 25) standardised embedding of each row's speaker (zeros for variants without one)."""
@@ -457,18 +609,30 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
         from paaan.features.acoustic import speaker_stats, znormalise
         from paaan.features.text import transcript_features
 
-        frame = validate_request(model_input, needs_traits=self.variant.personality == "oracle")
+        inputs = self.inputs
+        frame = validate_request(model_input, needs_traits=self.variant.personality == "oracle", inputs=inputs)
         texts = [transcript_features(t, self.word_vectors) for t in frame["transcript"]]
         tokens = [t.tokens for t in texts]
         timings = request_timings(frame, tokens)
-        audio = request_audio(frame)
-        acoustic = self._acoustic(frame, audio, timings)
+        audio = request_audio(frame) if inputs.audio else None
+        smile_functionals = inputs.functionals == "audio"
+        if inputs.frames == "audio":
+            acoustic = self._acoustic(frame, audio, timings, with_functionals=smile_functionals)
+        else:
+            acoustic = self._own_frames(frame, timings)
+            if smile_functionals:
+                for own, smile in zip(acoustic, self._acoustic(frame, audio, None, with_lld=False)):
+                    own.functionals = smile.functionals
+        if inputs.functionals == "functionals_path":
+            for own, vector in zip(acoustic, self._own_functionals(frame)):
+                own.functionals = vector
         steps = [None] * len(frame)
         for speaker, rows in frame.groupby("speaker").indices.items():
             mean, std = speaker_stats([acoustic[i].moments for i in rows])
             for i in rows:
                 steps[i] = znormalise(acoustic[i].steps, mean, std)
-        functionals = np.stack([a.functionals for a in acoustic]).astype(np.float64)
+        functionals = (np.stack([a.functionals for a in acoustic]).astype(np.float64) if inputs.functionals
+                       else None)  # only retrieval reads them
         personality = self._personality(frame, functionals)
         words = [t.embeddings if len(t.tokens) else np.zeros((1, self.word_vectors.dim), np.float32) for t in texts]
         step_word = [step_words(timing, len(s)) for timing, s in zip(timings, steps)]
@@ -515,12 +679,17 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
 # --- logging -------------------------------------------------------------------------------------------
 
 
-def signature():
+def signature(model_inputs: ModelInputs = AUDIO_INPUTS):
+    """The model's MLflow signature: the audio columns (optional: exactly one per row is checked in ``predict``)
+    for a model that reads audio, and ``features_path`` / ``functionals_path`` (required) for one trained on
+    its own features."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema
 
-    inputs = Schema([ColSpec("string", "speaker"), ColSpec("string", "transcript"),
-                     ColSpec("string", "audio_path", required=False), ColSpec("string", "audio_base64", required=False),
+    acoustic = ([ColSpec("string", "audio_path", required=False), ColSpec("string", "audio_base64", required=False)]
+                if model_inputs.audio else [])
+    acoustic += [ColSpec("string", column) for column in model_inputs.file_columns]
+    inputs = Schema([ColSpec("string", "speaker"), ColSpec("string", "transcript"), *acoustic,
                      ColSpec("string", "utterance_id", required=False),
                      ColSpec(Array("double"), "word_starts", required=False),
                      ColSpec(Array("double"), "word_ends", required=False)]
@@ -586,9 +755,15 @@ def log_pyfunc(result, variant, k: int | None, profile, upstream, name: str = "m
         np.savez(artifacts["vectors"], words=np.array(store.vocab["word"].tolist(), dtype=str),
                  vectors=np.asarray(store.vectors, dtype=np.float32))
         stats = result.personality_stats or {"mean": [0.0] * 25, "std": [1.0] * 25}
-        # The word vectors travel in vectors.npz; the GloVe file is named, never located (no local paths).
-        features = profile.features.__dict__ | {"glove": Path(str(profile.features.glove)).name}
-        spec = {"variant": variant.name, "k": k, "features": features,
+        inputs = ModelInputs.of(variant, store.audio_features, store.functionals_features)
+        # The word vectors travel in vectors.npz; the GloVe file is named, never located, and one's own feature
+        # folders by their sets' names (no local paths).
+        features = profile.features.__dict__ | {
+            "glove": Path(str(profile.features.glove)).name,
+            "audio_features": (store.audio_features or {}).get("name", ""),
+            "functionals_dir": (store.functionals_features or {}).get("name", "")}
+        spec = {"variant": variant.name, "k": k, "features": features, "inputs": inputs.to_spec(),
+                "audio_dim": int(store.lld.shape[1]),
                 "model": profile.model.__dict__, "prev1": profile.prev1.__dict__, "prev2": profile.prev2.__dict__,
                 "word_dim": store.word_dim, "emotions": list(EMOTIONS), "min_utterances": MIN_UTTERANCES,
                 "personality_mean": stats["mean"],
@@ -609,8 +784,10 @@ def log_pyfunc(result, variant, k: int | None, profile, upstream, name: str = "m
             artifacts["bank"] = str(tmp / "bank.npz")
             np.savez(artifacts["bank"], **arrays)
         Path(artifacts["spec"]).write_text(json.dumps(spec, indent=1, default=list))
+        # The example request carries audio; a model reading files of its own features has no portable example.
+        example = INPUT_EXAMPLE if not inputs.file_columns else None
         info = mlflow.pyfunc.log_model(
-            name=name, python_model=PaaanModel(), artifacts=artifacts, signature=signature(),
-            input_example=INPUT_EXAMPLE, code_paths=[_package_dir("paaan"), _package_dir("registry")],
+            name=name, python_model=PaaanModel(), artifacts=artifacts, signature=signature(inputs),
+            input_example=example, code_paths=[_package_dir("paaan"), _package_dir("registry")],
             pip_requirements=pip_requirements())
     return info.model_uri

@@ -10,6 +10,7 @@ Each version carries the ablation's scores as tags (``uar_mean``, ``uar_std``, `
 from __future__ import annotations
 
 import math
+import re
 
 import mlflow
 import pandas as pd
@@ -19,8 +20,10 @@ PREFIX = "paaan-"
 
 
 def model_name(variant: str) -> str:
-    """A registered-model name MLflow accepts and URIs keep intact: '+' becomes '_' (A+T -> paaan-A_T)."""
-    return PREFIX + variant.replace("+", "_")
+    """A registered-model name MLflow accepts and URIs keep intact: a '+' that ends a name part (the mlp rows'
+    mark) becomes 'plus', any other '_' (A+T -> paaan-A_T, IA+T+ -> paaan-IA_Tplus, PAaAN+_oracle ->
+    paaan-PAaANplus_oracle)."""
+    return PREFIX + re.sub(r"\+(?=_|$)", "plus", variant).replace("+", "_")
 
 
 def _uar_of(client: MlflowClient, name: str, alias: str) -> float:

@@ -165,3 +165,48 @@ def test_two_node_ray_cluster_and_mlflow_server(tiny_corpus, tmp_path):
         for process in reversed(processes):
             stop(process, grace=60)
         shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
+
+
+def test_testbed_quick_end_to_end_logs_verdicts_and_reuses_itself(tmp_path):
+    """`paaan testbed --quick` on tiny corpora of its two scenarios (none, segment_gate), 2 epochs per training:
+    one parent, a nested run per scenario with its trials and summaries, verdicts and figures on the parent."""
+    from mlflow.tracking import MlflowClient
+
+    profile = tmp_path / "quick.yaml"
+    profile.write_text("base: demo\nname: e2e-quick\ntrain:\n  epochs: 2\n  patience: 0\n")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = paaan_command("testbed", "--quick", "--demo-profile", "tiny", "--profile", str(profile))
+    started = time.time()
+    out = subprocess.run(command, cwd=REPO, env=child_env(tmp_path, uri), capture_output=True, text=True, timeout=1500)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    print(f"testbed --quick on tiny corpora: {time.time() - started:.0f} s")
+    counts = _statuses(uri)
+    assert not [k for k in counts if k[1] == "RUNNING"], counts
+    assert counts[("testbed", "FINISHED")] == 1 and counts[("scenario", "FINISHED")] == 2
+    assert counts[("trial", "FINISHED")] == 2 * 5 * 5 * 2  # scenarios x variants x folds x seeds; nothing registered
+    assert counts[("summary", "FINISHED")] == 2 * 5
+    runs = all_runs(uri)
+    parent = next(r for r in runs if r.data.tags.get("paaan.step") == "testbed")
+    scenarios = {r.data.tags["paaan.scenario"]: r for r in runs if r.data.tags.get("paaan.step") == "scenario"}
+    assert set(scenarios) == {"none", "segment_gate"}
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in scenarios.values())
+    trials = [r for r in runs if r.data.tags.get("paaan.step") == "trial"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in trials} == {r.info.run_id for r in scenarios.values()}
+    client = MlflowClient(uri)
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"verdicts.csv", "verdicts.md", "differences.png", "segment_gate_attention_carrier.png"} <= artifacts
+    verdicts = pd.read_csv(client.download_artifacts(parent.info.run_id, "verdicts.csv", str(tmp_path)))
+    assert list(verdicts.columns[:6]) == ["scenario", "claim", "kind", "expect", "estimate", "ci_low"]
+    assert {"scenario", "claim", "estimate", "ci_low", "ci_high", "held"} <= set(verdicts.columns)
+    # the quick plan's variants cover these claims of the table (the others name variants it does not run)
+    assert set(zip(verdicts["scenario"], verdicts["claim"])) >= {
+        ("none", "PAaAN+_oracle > IA+T+"), ("none", "PAaAN_oracle > IA+T"), ("none", "PAaAN+_shuffled > IA+T+"),
+        ("segment_gate", "PAaAN+_oracle > IA+T+"), ("segment_gate", "PAaAN_oracle > IA+T"),
+        ("segment_gate", "PAaAN+_shuffled > IA+T+"),
+        ("segment_gate", "PAaAN+_oracle attends to the carrier (E > 0)"),
+        ("segment_gate", "PAaAN+_oracle attends to the carrier (E < 0)")}
+    assert verdicts["held"].isin([True, False]).all()
+    # the same command again: the finished testbed is reported, nothing is trained
+    again = subprocess.run(command, cwd=REPO, env=child_env(tmp_path, uri), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "reusing finished run" in again.stdout, again.stdout[-2000:]
+    assert _statuses(uri)[("trial", "FINISHED")] == 2 * 5 * 5 * 2

@@ -8,6 +8,13 @@ z-normalises the steps (pooling and z-normalisation are both affine, so the orde
 
 Files that cannot be used (unreadable, empty, too short) are left out and listed in ``skipped.csv`` with the
 reason; the run fails only when a whole corpus is unusable. Non-finite values never reach the store.
+
+A researcher's own features (``paaan.features.own``) replace openSMILE's: with ``config.audio_features`` the
+frame-level features of that folder, pooled to 40 ms steps, stand in for the 45 LLDs (which are then not
+computed) and are z-normalised per speaker the same way; with ``config.functionals_dir`` that folder's
+utterance-level vectors stand in for the IS10 functionals of both corpora. Both are read and checked in the
+parent before any openSMILE work, and any bad file is an error naming it (never a skip): the user made them
+for exactly these utterances.
 """
 
 from __future__ import annotations
@@ -33,7 +40,11 @@ from paaan.features.acoustic import (
     LLD_NAMES, Moments, frame_moments, functionals_extractor, lld_extractor, pool_steps, speaker_stats, znormalise,
 )
 from paaan.features.alignment import align_tokens, alignment_overrun, token_steps
-from paaan.features.audio import Audio, AudioSource, load_audio
+from paaan.features.audio import Audio, AudioSource, audio_info, load_audio
+from paaan.features.own import (
+    FeatureSet, check_span, frames_file, functionals_file, load_frames, load_functionals, pool_to_steps,
+    read_feature_set,
+)
 from paaan.features.store import StoreWriter
 
 if TYPE_CHECKING:
@@ -65,47 +76,62 @@ class AcousticResult:
     corpus: str
     index: int
     duration: float = 0.0
-    steps: np.ndarray | None = None  # (S, 45) raw LLDs averaged over 40 ms (IEMOCAP only)
+    steps: np.ndarray | None = None  # (S, 45) raw LLDs averaged over 40 ms (IEMOCAP only), or own features' steps
     moments: Moments | None = None  # frame-level sums (IEMOCAP only)
-    functionals: np.ndarray | None = None  # (1582,)
+    functionals: np.ndarray | None = None  # (1582,), or the own functionals' (dim,)
     fixes: tuple[str, ...] = ()
     error: str | None = None
 
 
 def acoustic_features(source: AudioSource, config: FeatureConfig, with_lld: bool,
-                      name: str | None = None) -> AcousticResult:
-    """One file's functionals, and its pooled raw LLDs and moments when ``with_lld``; errors name the file.
+                      name: str | None = None, with_functionals: bool = True) -> AcousticResult:
+    """One file's functionals (when ``with_functionals``), and its pooled raw LLDs and moments when ``with_lld``;
+    errors name the file.
 
     ``source``: a path, or a binary file-like object holding a sound file (a served model's in-memory
     audio), named ``name`` in errors (see ``load_audio``).
     """
     audio = load_audio(source, target_sr=config.sample_rate, frame_size=config.frame_size, name=name)
-    return audio_features(audio, config, with_lld, source=name or str(source))
+    return audio_features(audio, config, with_lld, source=name or str(source), with_functionals=with_functionals)
 
 
-def audio_features(audio: Audio, config: FeatureConfig, with_lld: bool, source: str = "<signal>") -> AcousticResult:
+def audio_features(audio: Audio, config: FeatureConfig, with_lld: bool, source: str = "<signal>",
+                   with_functionals: bool = True) -> AcousticResult:
     """``acoustic_features`` of samples already read by ``load_audio``; ``source`` names them in errors."""
     result = AcousticResult("", -1, duration=audio.duration, fixes=audio.fixes)
     if with_lld:
         frames = lld_extractor(config)(audio.signal, audio.sample_rate, source=source)  # (T, 45)
         result.steps = pool_steps(frames, config.pool_frames).astype(np.float32)  # (ceil(T/4), 45)
         result.moments = frame_moments(frames)
-    result.functionals = functionals_extractor(config)(audio.signal, audio.sample_rate, source=source)
+    if with_functionals:
+        result.functionals = functionals_extractor(config)(audio.signal, audio.sample_rate, source=source)
     return result
 
 
-def _work(task: tuple[str, int, str]) -> AcousticResult:
-    corpus, index, path = task
+def own_frame_features(frames: np.ndarray, feature_set: FeatureSet, duration: float) -> AcousticResult:
+    """An utterance's own frame-level features as featurize stores them: raw 40 ms steps and frame moments."""
+    return AcousticResult("", -1, duration=duration, steps=pool_to_steps(frames, feature_set.frame_rate_hz),
+                          moments=frame_moments(frames))
+
+
+# (corpus, index, wav path, LLDs?, functionals?)
+Task = tuple[str, int, str, bool, bool]
+
+
+def _work(task: Task) -> AcousticResult:
+    corpus, index, path, with_lld, with_functionals = task
     try:
-        result = acoustic_features(path, _CONFIG, with_lld=corpus == "iemocap")
+        result = acoustic_features(path, _CONFIG, with_lld=with_lld, with_functionals=with_functionals)
     except FeatureError as exc:
         return AcousticResult(corpus, index, error=exc.problem)
     result.corpus, result.index = corpus, index
     return result
 
 
-def _run_acoustic(tasks: list[tuple[str, int, str]], config: FeatureConfig, workers: int,
+def _run_acoustic(tasks: list[Task], config: FeatureConfig, workers: int,
                   progress: bool) -> list[AcousticResult]:
+    if not tasks:  # own frame-level features and own functionals: nothing for openSMILE
+        return []
     bar = tqdm(total=len(tasks), desc="openSMILE", unit="file", disable=not progress, mininterval=1.0)
     results = []
     if workers <= 1:
@@ -134,23 +160,42 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
 
     ``workers``: processes for openSMILE (0 = all cores). ``config.glove``: "glove-6b-50d" or a GloVe file.
     ``config.sspnet_scale``: the scale of SSPNet's scores ("auto" detects it; the summary's ``sspnet_scale``
-    names the one read). The clips table keeps the scores in that scale's units.
+    names the one read). The clips table keeps the scores in that scale's units. ``config.audio_features`` /
+    ``config.functionals_dir``: folders of one's own features (``paaan.features.own``), or "" for openSMILE's.
     """
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1
+    frame_set = read_feature_set(config.audio_features, "frames") if config.audio_features else None
+    functional_set = read_feature_set(config.functionals_dir, "functionals") if config.functionals_dir else None
     table, report = scan_iemocap(iemocap_root)
     clips = load_sspnet(sspnet_root, scale=config.sspnet_scale)
     if table.empty:
         raise PaaanError(f"{iemocap_root}: no 4-class utterance to featurize")
 
-    tasks = [("iemocap", i, p) for i, p in enumerate(table["wav_path"])]
-    tasks += [("sspnet", i, p) for i, p in enumerate(clips["wav_path"])]
+    # Own features first: a bad file stops the run before any openSMILE work.
+    with_lld, with_functionals = frame_set is None, functional_set is None
+    own_started = time.perf_counter()
+    skipped: list[dict] = []  # a wav whose header is unreadable (listed by openSMILE's pass when there is one)
+    own_frames = (_own_frames(table, config.audio_features, frame_set, [] if with_functionals else skipped)
+                  if frame_set else None)
+    own_functionals = ({"iemocap": _own_functionals(table["utterance_id"], "iemocap", config.functionals_dir,
+                                                    functional_set),
+                        "sspnet": _own_functionals(clips["clip"], "sspnet", config.functionals_dir, functional_set)}
+                       if functional_set else None)
+    own_seconds = time.perf_counter() - own_started
+    own_files = (len(table) if frame_set else 0) + (len(table) + len(clips) if functional_set else 0)
+
+    tasks: list[Task] = []
+    if with_lld or with_functionals:
+        tasks += [("iemocap", i, p, with_lld, with_functionals) for i, p in enumerate(table["wav_path"])]
+    if with_functionals:
+        tasks += [("sspnet", i, p, False, True) for i, p in enumerate(clips["wav_path"])]
     acoustic_started = time.perf_counter()
     results = _run_acoustic(tasks, config, workers, progress)
     acoustic_seconds = time.perf_counter() - acoustic_started
 
     skipped = [{"corpus": "iemocap", "path": e["path"], "reason": e["reason"], "detail": e["detail"]}
-               for e in report.skipped_files if not e["reason"].startswith("label:")]
+               for e in report.skipped_files if not e["reason"].startswith("label:")] + skipped
     skipped += [{"corpus": "sspnet", "path": e["path"], "reason": e["reason"], "detail": e["detail"]}
                 for e in clips.attrs["report"].skipped_files]
     by_corpus: dict[str, dict[int, AcousticResult]] = {"iemocap": {}, "sspnet": {}}
@@ -162,6 +207,19 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
             continue
         by_corpus[r.corpus][r.index] = r
         fixes.update(f"{r.corpus}:{f}" for f in r.fixes)
+    if own_frames is not None and with_functionals:  # openSMILE read the wavs for the functionals
+        for i in list(by_corpus["iemocap"]):
+            if i not in own_frames:  # its header was unreadable: openSMILE's reading cannot have been sound
+                del by_corpus["iemocap"][i]
+                continue
+            by_corpus["iemocap"][i].steps, by_corpus["iemocap"][i].moments = own_frames[i].steps, own_frames[i].moments
+    elif own_frames is not None:
+        by_corpus["iemocap"] = dict(own_frames)
+    if own_functionals is not None:
+        for i, r in by_corpus["iemocap"].items():
+            r.functionals = own_functionals["iemocap"][i]
+        by_corpus["sspnet"] = {i: AcousticResult("sspnet", i, functionals=f)
+                               for i, f in enumerate(own_functionals["sspnet"])}
     for corpus, root in (("iemocap", iemocap_root), ("sspnet", sspnet_root)):
         if not by_corpus[corpus]:
             raise PaaanError(f"{root}: every {corpus} file is unusable; see the reasons: "
@@ -197,9 +255,10 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
         aligned=table["align_words"].notna().to_numpy(),
         audio_seconds=[r.duration for r in acoustic],
     )
+    lld_names = frame_set.dimension_names() if frame_set else list(LLD_NAMES)
     speaker_stats_table = pd.DataFrame(
-        [{"speaker": s, **{f"mean:{n}": m for n, m in zip(LLD_NAMES, mean)},
-          **{f"std:{n}": v for n, v in zip(LLD_NAMES, std)}} for s, (mean, std) in sorted(stats.items())])
+        [{"speaker": s, **{f"mean:{n}": m for n, m in zip(lld_names, mean)},
+          **{f"std:{n}": v for n, v in zip(lld_names, std)}} for s, (mean, std) in sorted(stats.items())])
 
     bases = {"iemocap": iemocap_base, "sspnet": sspnet_base}
     skipped = [{**entry, "path": _relative(entry["path"], bases[entry["corpus"]])} for entry in skipped]
@@ -221,6 +280,8 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     writer.csv("skipped.csv", pd.DataFrame(skipped, columns=["corpus", "path", "reason", "detail"]))
 
     audio_seconds = float(sum(r.duration for r in results if not r.error))
+    if not tasks:  # no openSMILE: the durations are the wav headers' (IEMOCAP; SSPNet's audio was not read)
+        audio_seconds = float(sum(r.duration for r in acoustic))
     summary = {
         "iemocap_utterances": len(table), "sspnet_clips": len(clips_kept),
         "sspnet_scale": clips.attrs["scale"],  # the scale read (detected when config says "auto")
@@ -236,16 +297,66 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
         "acoustic_seconds": round(acoustic_seconds, 2),
         "real_time_factor": round(audio_seconds / max(acoustic_seconds, 1e-9), 2),
         "text_seconds": round(text_seconds, 2),
+        "own_feature_files": own_files,
+        "own_features_seconds": round(own_seconds, 2),
+        "audio_features": frame_set.name if frame_set else "openSMILE 45 LLDs",
+        "functionals_set": functional_set.name if functional_set else config.functionals,
         **text_summary,
     }
     summary["seconds"] = round(time.perf_counter() - started, 2)
     writer.finish({
-        "lld_names": list(LLD_NAMES), "n_functionals": int(acoustic[0].functionals.shape[0]),
-        "word_dim": vectors.dim, "feature_config": config.__dict__ | {"glove": source_name(config.glove)},
+        "lld_names": lld_names, "n_functionals": int(acoustic[0].functionals.shape[0]),
+        "word_dim": vectors.dim,
+        # Own feature folders by their sets' names, never their paths (the store travels as an artifact).
+        "feature_config": config.__dict__ | {"glove": source_name(config.glove),
+                                             "audio_features": frame_set.name if frame_set else "",
+                                             "functionals_dir": functional_set.name if functional_set else ""},
+        "audio_features": frame_set.describe() if frame_set else None,
+        "functionals_features": functional_set.describe() if functional_set else None,
         "summary": summary,
         "traits": list(TRAITS),
     })
     return summary
+
+
+def _own_frames(table: pd.DataFrame, root: str | Path, feature_set: FeatureSet,
+                skipped: list[dict]) -> dict[int, AcousticResult]:
+    """Every utterance's own frame-level features, checked and pooled to 40 ms steps (``paaan.features.own``).
+
+    A missing or bad file is a FeatureError naming it. Its frames must span the wav (by its header) to within
+    ``ALIGNMENT_TOLERANCE``, or the word alignment would not fit them. A wav whose header cannot be read is a
+    counted skip, as on the openSMILE path.
+    """
+    out = {}
+    for i, (utterance, wav) in enumerate(zip(table["utterance_id"], table["wav_path"])):
+        path = frames_file(root, utterance)
+        if not path.is_file():
+            raise FeatureError(path, f"no such file: every 4-class IEMOCAP utterance needs its frame-level features "
+                                     f"(<utterance_id>.npy in the --audio-features folder); missing for {utterance}")
+        frames = load_frames(path, feature_set)  # (T, dim) float32, checked
+        try:
+            duration = float(audio_info(wav).duration)
+        except FeatureError as exc:
+            skipped.append({"corpus": "iemocap", "path": wav, "reason": exc.problem.split(":")[0],
+                            "detail": exc.problem})
+            continue
+        check_span(path, len(frames), feature_set.frame_rate_hz, duration, ALIGNMENT_TOLERANCE)
+        out[i] = own_frame_features(frames, feature_set, duration)
+        out[i].corpus, out[i].index = "iemocap", i
+    return out
+
+
+def _own_functionals(items: pd.Series, corpus: str, root: str | Path, feature_set: FeatureSet) -> np.ndarray:
+    """(n, dim) float32: each utterance's or clip's own functionals; FeatureError naming a missing or bad file."""
+    rows = []
+    for item in items:
+        path = functionals_file(root, corpus, item)
+        if not path.is_file():
+            what = "4-class IEMOCAP utterance" if corpus == "iemocap" else "SSPNet clip"
+            raise FeatureError(path, f"no such file: every {what} needs its functionals ({corpus}/<id>.npy in the "
+                                     f"--functionals folder); missing for {item}")
+        rows.append(load_functionals(path, feature_set))
+    return np.stack(rows) if rows else np.zeros((0, feature_set.dim), np.float32)
 
 
 def _drop_overrunning_alignments(table: pd.DataFrame, durations: list[float]) -> list[dict]:
