@@ -159,7 +159,7 @@ def run_scenario(name: str, profile: Profile, settings: TestbedSettings, parent_
                 raise RuntimeError(f"scenario {name}: {study.missing} trials did not finish; rerun to finish them")
             outcome = _outcome(name, run_id, corpora, study.results)
             if len(outcome.shares):
-                _log_shares(outcome.shares, f"{name}: the carrier's share of audio attention")
+                _log_shares(outcome.shares, f"{name}: the carrier's share of audio attention", results=study.results)
         finally:
             close_running(run_id, experiment_id)
     return outcome
@@ -193,12 +193,24 @@ def _shares(results: pd.DataFrame, truth: dict) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _log_shares(shares: pd.DataFrame, title: str, prefix: str = "") -> None:
+def carrier_by_trial(shares: pd.DataFrame, results: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per trial (variant, fold, seed): the carrier's mean share for each sign of E, beside the trial's UAR:
+    whether a trial that learned the gate is one whose attention moved to the carrier."""
+    table = shares.groupby(["variant", "fold", "seed", "sign"])["share"].mean().unstack("sign")
+    table = table.rename(columns={"+": "carrier_share_extraverts", "-": "carrier_share_introverts"})
+    if results is not None and len(results):
+        keyed = results.assign(fold=results["fold"].astype(int), seed=results["seed"].astype(int))
+        table = table.join(keyed.set_index(["variant", "fold", "seed"])["uar"])
+    return table.reset_index()
+
+
+def _log_shares(shares: pd.DataFrame, title: str, prefix: str = "", results: pd.DataFrame | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         summary = (shares.groupby(["variant", "sign", "fold", "seed"])["share"].mean().groupby(["variant", "sign"])
                    .agg(["mean", "min", "max", "count"]).reset_index())
         summary.to_csv(tmp / f"{prefix}attention_carrier.csv", index=False)
+        carrier_by_trial(shares, results).round(4).to_csv(tmp / f"{prefix}attention_carrier_trials.csv", index=False)
         plot_carrier_attention(shares, tmp / f"{prefix}attention_carrier.png", title)
         mlflow.log_artifacts(str(tmp))
 
@@ -223,9 +235,10 @@ def run_testbed(profile: Profile, settings: TestbedSettings) -> str:
                                  "demo_seed": settings.demo_seed, "demo_profile": settings.demo_profile,
                                  **profile.flat()})
             start_ray(AblationSettings(variants=[], ray_address=settings.ray_address, num_cpus=settings.num_cpus))
-            rows, differences, all_shares = [], {}, []
+            rows, differences, all_shares, results_of = [], {}, [], {}
             for name in settings.scenarios:
                 outcome = run_scenario(name, profile, settings, parent_id, experiment_id)
+                results_of[name] = outcome.results
                 scenario = get_scenario(name)
                 rows += claim_rows(name, scenario.claims, outcome.results)
                 if len(outcome.shares):
@@ -242,7 +255,8 @@ def run_testbed(profile: Profile, settings: TestbedSettings) -> str:
                 mlflow.log_artifacts(str(tmp))
             for shares in all_shares:
                 name = shares["scenario"].iloc[0]
-                _log_shares(shares, f"{name}: the carrier's share of audio attention", prefix=f"{name}_")
+                _log_shares(shares, f"{name}: the carrier's share of audio attention", prefix=f"{name}_",
+                            results=results_of.get(name))
             mlflow.log_metrics({"claims": len(table), "claims_held": int(table["held"].sum()) if len(table) else 0,
                                 "wall_seconds": seconds})
             print("\n" + verdicts_markdown(table, seconds), flush=True)

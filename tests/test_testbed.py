@@ -48,15 +48,18 @@ def test_claims_are_paired_differences_and_the_verdict_rule():
     assert table["p_holm"].tolist() == pytest.approx([expected[p] for p in table["p"]])
 
 
-def test_greater_needs_the_holm_corrected_p_too_and_not_greater_fails_above_zero():
+def test_held_reads_the_ci_and_held_holm_also_needs_the_corrected_p():
     rows = [{"scenario": "s", "claim": "a > b", "kind": "uar", "expect": "greater", "estimate": 0.02,
              "ci_low": 0.001, "ci_high": 0.04, "p": 0.04, "folds": 5, "seeds": 1, "null": 0.0},
             {"scenario": "s", "claim": "c > d", "kind": "uar", "expect": "not_greater", "estimate": 0.05,
-             "ci_low": 0.01, "ci_high": 0.09, "p": 0.03, "folds": 5, "seeds": 1, "null": 0.0}]
+             "ci_low": 0.01, "ci_high": 0.09, "p": 0.03, "folds": 5, "seeds": 1, "null": 0.0},
+            {"scenario": "s", "claim": "e > f", "kind": "uar", "expect": "greater", "estimate": 0.3,
+             "ci_low": 0.2, "ci_high": 0.4, "p": 0.001, "folds": 5, "seeds": 1, "null": 0.0}]
     table = verdicts(rows)
-    # Holm over two p: 0.03 x 2 = 0.06, then max(0.06, 0.04 x 1) = 0.06: the CI above 0 alone is not enough
-    assert table["p_holm"].tolist() == pytest.approx([0.06, 0.06])
-    assert table["held"].tolist() == [False, False]  # c > d was predicted not to hold, and its CI is above 0
+    # Holm over three p: 0.001 x 3 = 0.003; 0.03 x 2 = 0.06; max(0.06, 0.04 x 1) = 0.06
+    assert table["p_holm"].tolist() == pytest.approx([0.06, 0.06, 0.003])
+    assert table["held"].tolist() == [True, False, True]  # a > b: CI above 0; c > d was predicted not to hold
+    assert table["held_holm"].tolist() == [False, False, True]  # a > b's corrected p is 0.06
 
 
 def test_attention_claims_test_the_carrier_share_of_each_sign_against_one_half():
@@ -68,7 +71,7 @@ def test_attention_claims_test_the_carrier_share_of_each_sign_against_one_half()
     claims = [AttentionClaim("PAaAN+_oracle", sign, "greater", "x") for sign in "+-"]
     table = verdicts(attention_rows("s", claims, shares))
     assert table["estimate"].tolist() == pytest.approx([0.88, 0.83])
-    assert (table["ci_low"] > 0.5).all() and table["held"].all()
+    assert (table["ci_low"] > 0.5).all() and table["held"].all() and table["held_holm"].all()
     assert table["claim"].tolist() == ["PAaAN+_oracle attends to the carrier (E > 0)",
                                        "PAaAN+_oracle attends to the carrier (E < 0)"]
 
@@ -87,7 +90,7 @@ def test_markdown_and_figures(tmp_path):
                          _results("PAaAN_oracle", [0.7, 0.8, 0.65], seeds=(0, 1))])
     table = verdicts(claim_rows("segment_gate", [Claim("PAaAN_oracle", "IA+T", "greater", "x")], results))
     text = verdicts_markdown(table, seconds=90)
-    assert "| segment_gate | PAaAN_oracle > IA+T | greater | +0.167 |" in text and "3 x 2" in text
+    assert "| segment_gate | PAaAN_oracle > IA+T | greater | +0.167 |" in text and "3 x 2 | yes |" in text
     assert "1.5 min" in text
     differences = differences_from(results, "IA+T")
     assert differences["variant"].tolist() == ["PAaAN_oracle"]
