@@ -33,7 +33,8 @@ from benchmarks.common import (DEFAULT_WORK, TreeMemory, demo_corpus, median, pa
                                print_table, write_result)
 
 
-def run_ablation(corpus: Path, folder: Path, profile: str, variants: str, cpus: int, extra: list[str]) -> tuple:
+def run_ablation(corpus: Path, folder: Path, profile: str, variants: str, cpus: int, extra: list[str],
+                 log_name: str = "ablation.log") -> tuple:
     env = dict(os.environ, PAAAN_CACHE=str(folder / "cache"), PAAAN_RAY_RESULTS=str(folder / "ray_results"),
                PYTHONUNBUFFERED="1")
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -42,7 +43,7 @@ def run_ablation(corpus: Path, folder: Path, profile: str, variants: str, cpus: 
                "--profile", profile, "--variants", variants, "--num-cpus", str(cpus),
                "--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}", *extra]
     print("$ " + " ".join(command), flush=True)
-    log = open(folder / "ablation.log", "w")
+    log = open(folder / log_name, "w")
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                cwd=Path(__file__).resolve().parent.parent)
@@ -51,7 +52,7 @@ def run_ablation(corpus: Path, folder: Path, profile: str, variants: str, cpus: 
     wall = time.perf_counter() - started
     log.close()
     if code != 0:
-        tail = (folder / "ablation.log").read_text()[-3000:]
+        tail = (folder / log_name).read_text()[-3000:]
         raise SystemExit(f"the ablation failed (exit {code}); log tail:\n{tail}")
     return wall, memory
 

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import common  # noqa: E402
 from benchmarks.bench_grid import phase_figures, this_ablation  # noqa: E402
-from benchmarks.bench_paper import project, study_trials  # noqa: E402
+from benchmarks.bench_paper import (asha_saving, iemocap_sessions, k_search_epochs, k_search_profile,  # noqa: E402
+                                    project, projections, study_trials)
 
 
 # --- ratios and statistics ---------------------------------------------------------------------------------
@@ -139,6 +140,74 @@ def test_projection_scales_by_rows_and_variant_cost():
     assert p["wall_hours"] == 2.0
 
 
+def test_the_iemocap_stand_in_has_its_five_sessions():
+    store = iemocap_sessions()
+    assert store.utterances["session"].value_counts().sort_index().tolist() == [1085, 1023, 1151, 1031, 1241]
+    trials = study_trials(store)
+    assert len(trials) == 220
+    assert {t["rows"] for t in trials if t["role"] == "final"} == {5531}
+
+
+def test_asha_shortens_only_the_k_trials_and_only_their_epochs():
+    trials = [{"variant": "PAaAN_PP", "role": "grid", "rows": 100},
+              {"variant": "PAaAN_PP", "role": "k", "rows": 50}, {"variant": "PAaAN_PP", "role": "k", "rows": 50},
+              {"variant": "Audio", "role": "final", "rows": 200}]
+    costs = {"PAaAN_PP": 2.0, "Audio": 1.0}
+    p = project(fold_seconds=3600, fold_rows=100, costs=costs, trials=trials, cores=2, efficiency=0.5,
+                fixed_seconds=720, k_epoch_share=0.25)
+    # grid: 3600 s; each k trial: (720 fixed + 2880 per-epoch part x 0.25) x 50/100 rows = 720 s, two: 1440 s;
+    # final: 3600 x 200/100 rows x 1/2 the cost = 3600 s. 8640 s = 2.4 CPU-hours; 2 cores at 0.5: 2.4 hours.
+    assert p["cpu_hours_by_role"] == {"grid": 1.0, "k": 0.4, "final": 1.0}
+    assert (p["cpu_hours"], p["wall_hours"], p["k_epoch_share"]) == (2.4, 2.4, 0.25)
+    both = projections(3600, 100, costs, trials, 2, 0.5, fixed_seconds=720,
+                       shares={"every_k_trial_full": 1.0, "asha_on": 0.25})
+    assert both["asha_on"] == p
+    # every k trial its whole schedule: each is 3600 x 50/100 = 1800 s; 3600 + 3600 + 3600 = 10800 s = 3.0 h
+    assert both["every_k_trial_full"]["cpu_hours_by_role"] == {"grid": 1.0, "k": 1.0, "final": 1.0}
+    assert both["every_k_trial_full"]["cpu_hours"] == 3.0
+
+
+def _k_run(status="FINISHED", epochs=None, stopped=False, epochs_trained=None, trials=None):
+    metrics = {} if epochs is None else {"epochs_run": epochs}
+    if epochs_trained is not None:
+        metrics["epochs_trained"] = epochs_trained
+    tags = {"paaan.stopped_by": "scheduler"} if stopped else {}
+    params = {} if trials is None else {"trials": str(trials)}
+    return SimpleNamespace(info=SimpleNamespace(status=status),
+                           data=SimpleNamespace(metrics=metrics, tags=tags, params=params))
+
+
+def test_k_search_epochs_count_what_the_trial_runs_trained():
+    # One problem of 5 Optuna trials on a 50-epoch schedule: one run trains its 50 epochs, ASHA stops two at
+    # the first rung (5) and one at the second (15); the fifth trial drew a k already run and reused that run
+    # (no run of its own; tune_k's epochs_trained counts its 15 again); a killed run does not count.
+    trials = [_k_run(epochs=50), _k_run(epochs=5, stopped=True), _k_run(epochs=5, stopped=True),
+              _k_run(epochs=15, stopped=True), _k_run(status="KILLED", epochs=3)]
+    m = k_search_epochs(trials, [_k_run(epochs_trained=90, trials=5)], max_epochs=50)
+    assert (m["trials_planned"], m["runs_trained"], m["runs_not_finished"], m["stopped_early"]) == (5, 4, 1, 3)
+    assert (m["epochs"], m["epochs_trained_by_tune_k"]) == (75, 90)
+    assert m["share"] == 75 / (5 * 50) == 0.3  # of the projection's 5 trials x 50 epochs
+    assert m["runs_by_epochs"] == {5: 2, 15: 1, 50: 1}
+    # without ASHA the same 5 trials: 4 runs of 50 epochs (the repeated k again reused)
+    without = k_search_epochs([_k_run(epochs=50)] * 4, [_k_run(trials=5)], max_epochs=50)
+    assert without["share"] == 0.8
+    assert asha_saving(m, without) == 75 / 200
+    with pytest.raises(ValueError, match="planned 5 and 4 trials"):
+        asha_saving(m, k_search_epochs([_k_run(epochs=50)] * 4, [_k_run(trials=4)], max_epochs=50))
+
+
+def test_the_k_search_profile_is_the_papers_schedule_and_tune_section_at_demo_sizes(tmp_path):
+    from experiments.profiles import load_profile
+
+    profile, ablation = load_profile(str(k_search_profile(tmp_path)))
+    paper, _ = load_profile("paper")
+    demo, _ = load_profile("demo")
+    assert profile.tune == paper.tune  # 8 trials, ASHA, grace 5, reduction factor 3, best_val_uar
+    assert (profile.train.epochs, profile.train.patience) == (paper.train.epochs, paper.train.patience) == (50, 0)
+    assert profile.model == demo.model and profile.train.lr == demo.train.lr
+    assert ablation["k_tuning"] == "per_variant"
+
+
 # --- memory of a process tree ------------------------------------------------------------------------------
 
 
@@ -164,3 +233,82 @@ def test_non_lstm_flops_subtracts_only_the_lstm_modules():
     counts = {"Global": 100, "PAaAN": 100, "PAaAN.blstm_a": 60, "PAaAN.blstm_a.lstm": 60, "PAaAN.blstm_t": 25,
               "PAaAN.blstm_t.lstm": 25, "PAaAN.head": 15}
     assert common.non_lstm_flops(counts) == 15  # 100 - 60 - 25, the wrappers not subtracted twice
+
+
+# --- the GPU check's CPU side ------------------------------------------------------------------------------
+
+from benchmarks import gpu_check  # noqa: E402
+
+TINY_SIZES = {"model": {"blstm_hidden": 8, "prelayer": 4, "dense": 16, "fusion_size": 16},
+              "prev1": {"lstm_hidden": 8, "filters": 4, "embedding": 8}, "prev2": {"audio_hidden": 8, "text_hidden": 8}}
+
+
+def _tiny_profile():
+    from experiments.profiles import load_profile
+
+    profile, _ = load_profile("demo")
+    return profile.replace(**TINY_SIZES)
+
+
+def test_cpu_and_cpu_forward_passes_of_the_same_weights_agree_for_every_family():
+    rows = gpu_check.agreement(gpu_check.AGREE_VARIANTS, _tiny_profile(), "cpu")
+    fields = {r["variant"]: set(r["strict"]) for r in rows}
+    # the attention models compare both attention maps; Prev1 and Prev2 have none, only logits and embedding
+    assert fields == {"A+T": {"logits", "alpha_audio", "alpha_text", "embedding"},
+                      "PAaAN_PP": {"logits", "alpha_audio", "alpha_text", "embedding"},
+                      "Prev1": {"logits", "embedding"}, "Prev2": {"logits", "embedding"}}
+    assert all(v["ok"] and v["max_abs"] == 0.0 for r in rows for v in r["strict"].values())  # same kernels
+    assert all("tf32" not in r for r in rows)  # TF32 is a CUDA matter
+
+
+def test_the_agreement_check_fails_outside_its_tolerance(monkeypatch):
+    from paaan.models import ModelOutput
+
+    logits = torch.tensor([[1.0, -2.0, 0.5, 0.0]])
+    alpha = torch.tensor([[0.5, 0.3, 0.2]])
+    same = gpu_check.compare_outputs(ModelOutput(logits, alpha), ModelOutput(logits + 5e-5, alpha + 5e-6))
+    assert same["logits"]["ok"] and same["alpha_audio"]["ok"] and "alpha_text" not in same
+    # 2.1e-4 on a logit of 1.0 is over 1e-4 + 1e-4 * 1.0; 2e-5 on an attention weight is over 1e-5
+    off = gpu_check.compare_outputs(ModelOutput(logits, alpha),
+                                    ModelOutput(logits + torch.tensor([[2.1e-4, 0, 0, 0]]), alpha + 2e-5))
+    assert not off["logits"]["ok"] and off["logits"]["max_abs"] == pytest.approx(2.1e-4, rel=1e-3)
+    assert not off["alpha_audio"]["ok"]
+    monkeypatch.setattr(gpu_check, "forward_agreement", lambda model, batch, device: off)
+    with pytest.raises(gpu_check.CheckFailed, match=r"Prev1 logits: max \|diff\| 0.00021"):
+        gpu_check.agreement(["Prev1"], _tiny_profile(), "cpu")
+
+
+def test_the_fixed_batch_pads_utterances_of_different_lengths():
+    batch = gpu_check.fixed_batch()
+    assert len(set(batch.audio_lengths.tolist())) == 8 and len(set(batch.word_lengths.tolist())) > 1
+    assert int(batch.audio_lengths.max()) == 150 and int(batch.audio_lengths.min()) == 7
+    assert bool((batch.step_word == -1).any()) and bool((batch.step_word >= 0).any())
+    assert torch.equal(batch.audio, gpu_check.fixed_batch().audio)  # seeded: the same batch every time
+
+
+def test_most_trials_at_once_counts_overlapping_runs():
+    assert gpu_check.most_at_once([(0, 10), (2, 4), (3, 12)]) == 3
+    assert gpu_check.most_at_once([(0, 5), (5, 10)]) == 1  # one ends as the next starts
+    assert gpu_check.most_at_once([]) == 0
+
+
+def test_gpu_check_dry_run_lists_the_steps_and_bad_arguments_fail():
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.sh"
+    env = dict(os.environ, PYTHON=sys.executable)
+    dry = subprocess.run(["bash", str(script), "--dry-run", "--", "--device", "cpu", "--steps", "agree,project"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    assert "1. agree: CPU vs cpu forward passes" in dry.stdout and "2. project:" in dry.stdout
+    assert "train:" not in dry.stdout and "grid:" not in dry.stdout
+    bad = subprocess.run([sys.executable, str(script.with_suffix(".py")), "--steps", "agree,fly"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown steps ['fly']" in bad.stderr
+    assert subprocess.run(["bash", str(script), "--bogus"], capture_output=True, env=env).returncode == 2
+    with pytest.raises(SystemExit):
+        gpu_check.parse(["--store", "/tmp/x"])  # the grid step featurizes itself
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the failure without a GPU")
+def test_gpu_check_on_a_machine_without_cuda_fails():
+    with pytest.raises(gpu_check.CheckFailed, match="sees no CUDA device"):
+        gpu_check.main(["--steps", "agree"])

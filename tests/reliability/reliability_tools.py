@@ -101,6 +101,53 @@ def tree_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+# --- Ray Tune's trial folders ----------------------------------------------------------------------------
+
+
+def trial_results(trial_dir: Path) -> list[dict]:
+    """The results Tune's driver recorded for a trial (its ``result.json``, one JSON object a line, each with
+    the worker's ``pid`` and the ``checkpoint_dir_name`` the report carried); a line being written is skipped."""
+    import json
+
+    rows = []
+    try:
+        lines = (Path(trial_dir) / "result.json").read_text().splitlines()
+    except OSError:
+        return rows
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            break
+    return rows
+
+
+def held_checkpoint_epochs(rows: list[dict], pid: int) -> tuple[int, int]:
+    """(surely held, at most held): the epochs of the newest checkpoint Tune's driver surely holds for the
+    attempt run by ``pid``, and of the newest it may hold, from that attempt's recorded results.
+
+    A function trial's report waits until the driver has taken its result, and the driver takes a checkpoint
+    before it lets the trial go on: a checkpointed result followed by another result is surely held; the
+    attempt's last result, if checkpointed, may or may not be. 0 when there is none.
+    """
+    mine = [r for r in rows if r.get("pid") == pid]
+    checkpointed = [i for i, r in enumerate(mine) if r.get("checkpoint_dir_name")]
+    surely = [int(mine[i]["epoch"]) for i in checkpointed if i + 1 < len(mine)]
+    return (max(surely, default=0), max((int(mine[i]["epoch"]) for i in checkpointed), default=0))
+
+
+def checkpointed_trial(results: Path, experiment: str) -> tuple[Path, dict] | None:
+    """A trial of a Tune experiment (``results/<experiment glob>/<trial>``) still training, whose driver surely
+    holds a checkpoint of it (``held_checkpoint_epochs``), with its newest recorded result; else None."""
+    for trial in sorted(Path(results).glob(f"{experiment}/*")):
+        rows = trial_results(trial) if trial.is_dir() else []
+        if not rows or rows[-1].get("done") or "epochs_run" in rows[-1]:  # none yet, or its training is over
+            continue
+        if held_checkpoint_epochs(rows, rows[-1].get("pid"))[0] > 0:
+            return trial, rows[-1]
+    return None
+
+
 # --- processes -----------------------------------------------------------------------------------------
 
 
