@@ -312,6 +312,8 @@ def tune_k(context: TrialContext, settings: AblationSettings, folds: list[int], 
             best = mine.sort_values([metric, "config/k"], ascending=[False, True]).iloc[0]
             k = int(best["config/k"])
             epochs = mine["epoch"].fillna(0).astype(int) if "epoch" in mine else pd.Series(0, index=mine.index)
+            if "reused" in mine:  # a reused trial (a k suggested twice, or a resumed ablation) trained nothing here
+                epochs = epochs.where(mine["reused"].fillna(0) != 1, 0)
             pruned = mine["trial_id"].isin(stopped) if "trial_id" in mine else pd.Series(False, index=mine.index)
             client.log_param(run_id, "chosen_k", k)
             client.log_metric(run_id, f"best_{metric}", float(best[metric]))

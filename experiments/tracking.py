@@ -250,6 +250,23 @@ def corpus_dataset(name: str, table, root: str, digest: str):
     return mlflow.data.from_pandas(table, source=root or name, name=name, digest=digest or None)
 
 
+def _log_input(dataset, context: str, attempts: int = 5) -> None:
+    """``mlflow.log_input``, retried: trials started together all create the corpus' dataset (same name and
+    digest) in the experiment, and on sqlite all but one insert fail with a UNIQUE constraint; the dataset
+    then exists and the next attempt links to it."""
+    import random
+    import time
+
+    for attempt in range(attempts):
+        try:
+            mlflow.log_input(dataset, context=context)
+            return
+        except Exception as exc:  # MLflow wraps the store's IntegrityError differently across versions
+            if "UNIQUE constraint" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 + random.random() * 0.2)
+
+
 def log_corpus_inputs(store, upstream, fold=None) -> None:
     """Log the corpora a training run reads as its inputs: IEMOCAP for training (its training and validation
     rows), the fold's test rows for evaluation (a dataset of their own, "iemocap: test <fold>": MLflow keeps one
@@ -263,13 +280,13 @@ def log_corpus_inputs(store, upstream, fold=None) -> None:
     with warnings.catch_warnings():  # MLflow warns that a local path is not a registered dataset source
         warnings.simplefilter("ignore")
         rows = np.setdiff1d(np.arange(len(table)), test)
-        mlflow.log_input(corpus_dataset("iemocap", table.iloc[rows], *corpora["iemocap"]), context="training")
+        _log_input(corpus_dataset("iemocap", table.iloc[rows], *corpora["iemocap"]), "training")
         if len(test):
             name = f"iemocap: test {getattr(fold, 'name', '')}".strip()
-            mlflow.log_input(corpus_dataset(name, table.iloc[test], *corpora["iemocap"]), context="evaluation")
+            _log_input(corpus_dataset(name, table.iloc[test], *corpora["iemocap"]), "evaluation")
         if upstream.retrieve:
             clips = store.clips.drop(columns=[c for c in ("wav_path",) if c in store.clips.columns])
-            mlflow.log_input(corpus_dataset("sspnet", clips, *corpora["sspnet"]), context="training")
+            _log_input(corpus_dataset("sspnet", clips, *corpora["sspnet"]), "training")
 
 
 # --- runs that never stay RUNNING ----------------------------------------------------------------------

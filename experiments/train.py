@@ -31,7 +31,7 @@ from paaan.data.schema import EMOTIONS  # noqa: E402
 from paaan.features.store import FeatureStore  # noqa: E402
 from paaan.personality import oracle_embeddings, shuffled_embeddings  # noqa: E402
 from paaan.report import plot_confusion  # noqa: E402
-from paaan.train import FoldResult, train_fold  # noqa: E402
+from paaan.train import FoldResult, pick_device, train_fold  # noqa: E402
 from paaan.variants import Variant  # noqa: E402
 
 STEP = "train"
@@ -121,6 +121,7 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
               "integration": variant.integration, "fold": fold_name, "seed": seed, "protocol": protocol,
               "folds_file": folds_file or "", "k": k if variant.uses_retrieval else "",
               "attention_score_used": variant.attention_score or profile.model.attention_score,
+              "device": str(pick_device(device)),
               **upstream.as_params(), **profile.flat(), **(extra_params or {})}
     if isinstance(resolved, Fold):
         params["fold_name"] = resolved.name
@@ -138,9 +139,11 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
         if on_epoch:
             on_epoch(record, snapshot)
 
-    result = train_fold(store, variant, resolved, profile, personality=personality, seed=seed, device=device,
-                        on_epoch=epoch_done, want_attention=want_attention, resume=resume)
-    curves.flush()
+    try:
+        result = train_fold(store, variant, resolved, profile, personality=personality, seed=seed, device=device,
+                            on_epoch=epoch_done, want_attention=want_attention, resume=resume)
+    finally:  # a scheduler's stop raises through on_epoch: the epochs trained so far still belong to the run
+        curves.flush()
     if result.metrics:
         mlflow.log_metrics(result.metrics)
     mlflow.log_metrics({"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,

@@ -103,3 +103,27 @@ def test_module_imports_are_followed_in_every_form(tmp_path, monkeypatch):
     monkeypatch.setattr(tracking_mod, "PROJECT_ROOT", tmp_path)
     found = {str(p.relative_to(tmp_path)) for p in tracking_mod._paaan_imports(tmp_path / "root.py")}
     assert found == {"paaan/sub/a.py", "paaan/sub/b.py", "paaan/sub/c.py", "paaan/sub/__init__.py"}
+
+
+def test_a_dataset_insert_that_loses_the_sqlite_race_is_retried(monkeypatch):
+    import mlflow
+
+    from experiments import tracking as tracking_module
+
+    calls = []
+
+    def log_input(dataset, context):
+        calls.append(context)
+        if len(calls) == 1:  # the first trial to start created the dataset a moment before us
+            raise mlflow.exceptions.MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.x")
+
+    monkeypatch.setattr(mlflow, "log_input", log_input)
+    tracking_module._log_input(object(), "training")
+    assert calls == ["training", "training"]
+
+    def broken(dataset, context):
+        raise mlflow.exceptions.MlflowException("something else")
+
+    monkeypatch.setattr(mlflow, "log_input", broken)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="something else"):
+        tracking_module._log_input(object(), "training")
