@@ -163,7 +163,10 @@ def _run_config(name: str, settings: AblationSettings):
     storage = Path(os.environ.get("PAAAN_RAY_RESULTS", Path.cwd() / "ray_results")).resolve()
     return tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
                           failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-                          checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
+                          # 2, not 1: Tune forces an experiment-state snapshot whenever a trial has checkpointed
+                          # num_to_keep times since the last one (with 1: at every checkpoint, which it warns
+                          # is a bottleneck for short trials); keeping all would cost about 1 MB per checkpoint
+                          checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
 
 
 def _resources(settings: AblationSettings) -> dict:

@@ -127,3 +127,13 @@ def test_a_dataset_insert_that_loses_the_sqlite_race_is_retried(monkeypatch):
     monkeypatch.setattr(mlflow, "log_input", broken)
     with pytest.raises(mlflow.exceptions.MlflowException, match="something else"):
         tracking_module._log_input(object(), "training")
+
+
+def test_registered_model_names_keep_every_variant_apart():
+    from registry.register import model_name
+    from paaan.variants import VARIANTS
+
+    assert [model_name(v) for v in ("A+T", "IA+T", "IA+T+", "PAaAN+_oracle", "P-T_oracle")] == [
+        "paaan-A_T", "paaan-IA_T", "paaan-IA_Tplus", "paaan-PAaANplus_oracle", "paaan-P-T_oracle"]
+    names = [model_name(v.name) for v in VARIANTS]
+    assert len(set(names)) == len(names) and not any("+" in n for n in names)
