@@ -320,5 +320,32 @@ def test_paired_traits_leave_extraversion_the_only_trait_that_tells_a_sessions_s
     # the design changes only the traits: voices, identities and extraversion are drawn as before
     assert [(s.voice, s.identity, s.traits["extraversion"]) for s in paired] == [
         (s.voice, s.identity, s.traits["extraversion"]) for s in random]
-    assert get_scenario("input_flip").traits == "random"
     assert all(get_scenario(n).traits == "paired" for n in ("none", "segment_gate", "segment_gate_75", "modality_gate"))
+
+
+def _confounded_folds(speakers) -> list[int]:
+    """Folds (test session f, validation f + 1) whose six training speakers all have A on E's side, or all
+    on the other side: E and A cannot be told apart from them."""
+    folds = []
+    for f in range(1, 6):
+        train = [s for s in speakers if int(s.id[4]) not in (f, f % 5 + 1)]
+        if len({(s.traits["extraversion"] > 0) == (s.traits["agreeableness"] > 0) for s in train}) == 1:
+            folds.append(f)
+    return folds
+
+
+def test_the_balanced_design_never_confounds_extraversion_with_agreeableness_in_a_fold():
+    from paaan.demo import plan
+
+    # the random design does for seed 0 (fold 5 trains on three same-sign sessions), and for half of all orders
+    assert _confounded_folds(plan.iemocap_speakers(0, 0.2, "random")) == [5]
+    for seed in range(20):
+        random, balanced = plan.iemocap_speakers(seed, 0.2, "random"), plan.iemocap_speakers(seed, 0.2, "balanced")
+        assert _confounded_folds(balanced) == [], seed
+        # only which session gets which sign pattern differs: voices, identities, magnitudes stay
+        assert [(s.voice, s.identity) for s in balanced] == [(s.voice, s.identity) for s in random]
+        for b, r in zip(balanced, random):
+            assert {t: abs(v) for t, v in b.traits.items()} == {t: abs(v) for t, v in r.traits.items()}
+        if not _confounded_folds(random):
+            assert [s.traits for s in balanced] == [s.traits for s in random]  # nothing to move
+    assert get_scenario("input_flip").traits == "balanced"

@@ -26,7 +26,10 @@ knobs, it holds no copy of them. Knobs:
   segment or modality); 1 is a deterministic gate, 0.5 a gate that carries no information. Without a
   gate it means nothing and stays 1.
 - ``traits``: how the ten IEMOCAP speakers' true profiles are drawn (``plan.iemocap_speakers``).
-  ``"random"``: today's (agreeableness on the same sign patterns as E, the other traits per speaker).
+  ``"random"``: the generator's first design (agreeableness on the same sign patterns as E, the other traits
+  per speaker), kept to reproduce earlier corpora; for seed 0 fold 5's training speakers have A of E's sign.
+  ``"balanced"`` (input_flip): the same, with the sessions ordered so that no fold's training speakers
+  confound E and A (P-T_oracle lost 0.08 UAR on that fold under "random", measured).
   ``"paired"``: the two speakers of a session share every trait but extraversion, so in every fold the
   training speakers' sides of E are not also told apart by another trait: an effect planted on E is
   identifiable from the six training speakers. Measured why it matters: under "random", three of the five
@@ -49,7 +52,7 @@ import re
 from dataclasses import dataclass
 
 STYLES: tuple[str, ...] = ("extraversion", "fixed")
-TRAIT_DESIGNS: tuple[str, ...] = ("random", "paired")  # plan.TRAIT_DESIGNS
+TRAIT_DESIGNS: tuple[str, ...] = ("random", "balanced", "paired")  # plan.TRAIT_DESIGNS
 GATES: tuple[str, ...] = ("none", "segment", "modality")
 EXPECTATIONS: tuple[str, ...] = ("greater", "not_greater")
 
@@ -184,6 +187,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "agreeable speakers mask anger in polite words; introverts put happiness in words; asides (bursts, "
         "hedges) are a habit on one side of extraversion and an emotion cue on the other.",
         style="extraversion", anger_masking=True, happy_words_shift=True, asides=True, gate="none",
+        traits="balanced",
         claims=(
             Claim("P-T_oracle", "IA+T", "greater",
                   "Personality at the input lets the BLSTM read a cue's direction as E says, undoing the flip."),
