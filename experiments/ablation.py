@@ -7,7 +7,8 @@
 3. the grid: every variant x fold x seed as a Ray Tune trial in a nested MLflow run (per-epoch reports and
    checkpoints; a retried trial continues from its checkpoint), under the chosen protocol's folds;
 4. the final models: one per variant trained on every utterance for the median of the epochs its fold
-   trials chose, with the median of its per-fold k (a second Tuner, after the grid);
+   trials chose, with the median of its per-fold k (in the grid's Tuner, each as soon as its variant's
+   fold trials are done: ``experiments.search.GridThenFinals``);
 5. one summary run per variant (select them and press Compare in the MLflow UI: that is Table I) with its
    pooled confusion matrix, and on the parent run ``table1.md``, ``table1.csv``, ``table1.png``,
    ``comparisons.csv`` (every personality variant against its same-score baseline, Holm-corrected) and
@@ -348,28 +349,36 @@ def _close_pruned(results: pd.DataFrame, stopped: set[str]) -> None:
             client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
 
 
-def run_trials(context: TrialContext, settings: AblationSettings, jobs: list[dict], name: str) -> pd.DataFrame:
-    """Every job as a Ray Tune trial (``fold_trial``), one Tuner; the last result of each trial."""
+def run_trials(context: TrialContext, settings: AblationSettings, jobs: list[dict], name: str,
+               finals: list[dict] | None = None) -> pd.DataFrame:
+    """Every job as a Ray Tune trial (``fold_trial``) in one Tuner, and with ``finals`` each variant's model of
+    every utterance as soon as its grid jobs are done (``GridThenFinals``); the last result of each trial."""
     from ray import tune
 
-    if not jobs:
+    from experiments.search import GridThenFinals
+
+    if not jobs and not finals:
         return pd.DataFrame()
     trainable = tune.with_resources(tune.with_parameters(fold_trial, context=context), _resources(settings))
-    tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search(jobs)}, tune_config=tune.TuneConfig(
-        reuse_actors=True,
-        trial_name_creator=lambda t: _job_name(t.config["job"]),
-        trial_dirname_creator=lambda t: f"{_job_name(t.config['job'])}_{t.trial_id}"),
-        run_config=_run_config(f"{name}-{context.parent_run_id}", settings))
+    names = dict(trial_name_creator=lambda t: _job_name(t.config["job"]),
+                 trial_dirname_creator=lambda t: f"{_job_name(t.config['job'])}_{t.trial_id}")
+    if finals:
+        searcher = GridThenFinals(jobs, finals, epochs_of=median_epochs, default_epochs=context.profile.train.epochs)
+        count = len(jobs) + len(finals)
+        # a custom searcher gets one pending trial at a time unless told how many may run (see tune_k)
+        config = tune.TuneConfig(search_alg=searcher, num_samples=count, max_concurrent_trials=count,
+                                 reuse_actors=True, **names)
+        tuner = tune.Tuner(trainable, tune_config=config, run_config=_run_config(f"{name}-{context.parent_run_id}", settings))
+    else:
+        tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search(jobs)},
+                           tune_config=tune.TuneConfig(reuse_actors=True, **names),
+                           run_config=_run_config(f"{name}-{context.parent_run_id}", settings))
     grid = tuner.fit()
     frame = grid.get_dataframe()
     errors = [str(e) for e in grid.errors]
     if errors:
         print(f"warning: {len(errors)} trials failed after retries; first: {errors[0][:500]}", flush=True)
     return frame
-
-
-def run_grid(context: TrialContext, settings: AblationSettings, jobs: list[dict]) -> pd.DataFrame:
-    return run_trials(context, settings, jobs, "grid")
 
 
 def _job_name(job: dict) -> str:
@@ -460,11 +469,11 @@ class StudyResult:
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def final_epochs(results: pd.DataFrame, variant: str, default: int) -> int:
-    """The median (rounded down, at least 1) of the epochs a variant's fold trials chose."""
-    chosen = results.loc[results["variant"] == variant, "best_epoch"].astype(float)
-    chosen = chosen[np.isfinite(chosen)]
-    return max(1, int(np.median(chosen))) if len(chosen) else default
+def median_epochs(best_epochs) -> int:
+    """The epochs of a model of every utterance: the median (rounded down, at least 1) of the epochs the
+    variant's fold trials chose."""
+    chosen = np.asarray([e for e in best_epochs if np.isfinite(e)], dtype=float)
+    return max(1, int(np.median(chosen))) if len(chosen) else 1
 
 
 def run_study(context: TrialContext, settings: AblationSettings, n_folds: int, n_clips: int,
@@ -478,18 +487,14 @@ def run_study(context: TrialContext, settings: AblationSettings, n_folds: int, n
               flush=True)
     jobs = [{"variant": v.name, "fold": f, "seed": s, "k": k_chosen.get((v.name, f))}
             for v in settings.variants for f in folds for s in range(settings.seeds)]
-    fold_rows = _results_table(run_grid(context, settings, jobs))
+    final_jobs = ([{"variant": v.name, "fold": "all", "seed": 0, "k": _median_k(k_chosen, v.name)}
+                   for v in settings.variants] if settings.register else [])
+    rows = _results_table(run_trials(context, settings, jobs, "grid", finals=final_jobs))
+    fold_rows = rows[rows["fold"] != "all"].copy()
     if fold_rows.empty:
         raise RuntimeError("no trial of the grid finished; see the Ray logs in ./ray_results")
     fold_rows["fold"] = fold_rows["fold"].astype(int)
-    finals: dict[str, str] = {}
-    final_jobs = []
-    if settings.register:
-        final_jobs = [{"variant": v.name, "fold": "all", "seed": 0, "k": _median_k(k_chosen, v.name),
-                       "epochs": final_epochs(fold_rows, v.name, context.profile.train.epochs)}
-                      for v in settings.variants]
-        final_rows = _results_table(run_trials(context, settings, final_jobs, "final"))
-        finals = {r.variant: r.run_id for r in final_rows.itertuples()}
+    finals = {r.variant: r.run_id for r in rows[rows["fold"] == "all"].itertuples()}
     run_ids = {(r.variant, r.fold, r.seed): r.run_id for r in fold_rows.itertuples()}
     predictions = _predictions(run_ids)
     summary = summarize(fold_rows, predictions)

@@ -111,3 +111,53 @@ class PerProblemOptuna(Searcher):
             return
         self.running[name] -= 1
         self.searchers[name].on_trial_complete(trial_id, result=result, error=error)
+
+
+class GridThenFinals(Searcher):
+    """The grid's jobs, then each variant's model of every utterance as soon as that variant's grid jobs are done.
+
+    One Tuner for both, so the finals need no second start-up and fill the cores the grid's tail leaves idle.
+    A final job gets ``epochs`` = ``epochs_of(best epochs of the variant's finished grid trials)`` (trials that
+    failed after their retries are left out; with none at all, ``default_epochs``).
+    """
+
+    def __init__(self, jobs: list[dict], finals: list[dict], epochs_of, default_epochs: int):
+        super().__init__(metric=None, mode=None)
+        self.pending = list(jobs)
+        self.finals = {job["variant"]: dict(job) for job in finals}
+        self.waiting = {variant: 0 for variant in self.finals}
+        for job in jobs:
+            if job["variant"] in self.waiting:
+                self.waiting[job["variant"]] += 1
+        self.best: dict[str, list[float]] = {variant: [] for variant in self.finals}
+        self.epochs_of, self.default_epochs = epochs_of, default_epochs
+        self.owner: dict[str, dict] = {}
+        self.released: set[str] = set()
+
+    def suggest(self, trial_id: str):
+        if self.pending:
+            job = self.pending.pop(0)
+        else:
+            ready = [v for v in self.finals if v not in self.released and self.waiting[v] == 0]
+            if not ready:
+                return Searcher.FINISHED if len(self.released) == len(self.finals) else None
+            variant = ready[0]
+            self.released.add(variant)
+            epochs = self.epochs_of(self.best[variant]) if self.best[variant] else self.default_epochs
+            job = {**self.finals[variant], "epochs": int(epochs)}
+        self.owner[trial_id] = job
+        return {"job": job}
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        job = self.owner.pop(trial_id, None)
+        if job is None or job.get("fold") == "all" or job["variant"] not in self.waiting:
+            return
+        self.waiting[job["variant"]] -= 1
+        if not error and result and result.get("best_epoch") == result.get("best_epoch"):  # not NaN
+            self.best[job["variant"]].append(float(result["best_epoch"]))
+
+    def save(self, checkpoint_path: str) -> None:
+        """Nothing to save: an interrupted ablation resumes from its finished MLflow runs, not from Tune."""
+
+    def restore(self, checkpoint_path: str) -> None:
+        """See ``save``."""

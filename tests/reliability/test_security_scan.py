@@ -69,8 +69,10 @@ def test_a_run_logs_no_home_path_and_no_credentials(small_run):
     needles = _needles(small_run)
     db = sqlite_path(small_run.tracking_uri)
     artifacts = small_run.store / "mlartifacts"
-    # The scan can see: the database holds the corpus' relative paths in params, the model its variant.
-    assert find_in_database(db, {"param": b"~/corpora/tiny/SSPNet"}) == ["mlflow.db params.value: param"]
+    # The scan can see: the database holds the corpus' relative paths in params and as the source of the
+    # logged datasets, the model its variant.
+    assert find_in_database(db, {"param": b"~/corpora/tiny/SSPNet"}) == [
+        "mlflow.db params.value: param", "mlflow.db datasets.dataset_source: param"]
     assert find_needles(artifacts, {"variant": b'"variant": "PAaAN_PP"'})
     leaks = find_in_database(db, needles) + find_needles(artifacts, needles)
     print(f"[reliability] scanned {db.stat().st_size} bytes of mlflow.db and "
