@@ -292,12 +292,13 @@ def testbed_cmd(profile, demo_seed, demo_profile, quick, quick_plan, scenarios, 
     quick = quick or quick_plan.lower() == "true"
     from experiments import tracking
     from experiments.profiles import experiment_sections, load_profile
-    from experiments.testbed import TestbedSettings, run_testbed
+    from experiments.testbed import TestbedSettings, run_testbed, testbed_profile
 
     protocol, folds_file = _protocol(protocol, folds_file)
     tracking.setup_tracking(tracking_uri or None)
     library_profile, _ = load_profile(profile)
     sections = experiment_sections(profile)
+    library_profile = testbed_profile(library_profile, sections.get("testbed", {}))
     settings = TestbedSettings.from_plan(
         sections.get("testbed", {}), quick=quick, scenarios=scenarios, seeds=seeds, demo_seed=demo_seed,
         demo_profile=demo_profile, protocol=protocol, folds_file=folds_file,

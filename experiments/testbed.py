@@ -94,6 +94,12 @@ class TestbedSettings:
         return [v.name for v in VARIANTS if v.name in wanted]
 
 
+def testbed_profile(profile: Profile, plan: dict) -> Profile:
+    """The profile the testbed trains with: the ``testbed`` section's own ``train`` settings over the profile's
+    (the demo's: patience 10 where the ablation has 6, because a segment gate is learned late)."""
+    return profile.replace(train=dict(plan.get("train") or {}))
+
+
 def testbed_key(profile: Profile, settings: TestbedSettings) -> str:
     from experiments.ablation import folds_fingerprint
 

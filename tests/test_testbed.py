@@ -99,3 +99,14 @@ def test_markdown_and_figures(tmp_path):
     shares = pd.DataFrame({"variant": "PAaAN+_oracle", "fold": [1, 1, 2, 2], "seed": 0, "sign": ["+", "-"] * 2,
                            "share": [0.9, 0.8, 0.7, 0.6]})
     assert plot_carrier_attention(shares, tmp_path / "a.png", "t").stat().st_size > 5000
+
+
+def test_the_testbed_trains_with_its_sections_own_settings_and_the_ablation_with_the_profiles():
+    from experiments.profiles import experiment_sections, load_profile
+    from experiments.testbed import testbed_profile
+
+    profile, _ = load_profile("demo")
+    trained = testbed_profile(profile, experiment_sections("demo")["testbed"])
+    assert (profile.train.patience, trained.train.patience) == (6, 10)
+    assert trained.train.epochs == profile.train.epochs == 40 and trained.model == profile.model
+    assert testbed_profile(profile, {}) == profile
