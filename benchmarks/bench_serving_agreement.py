@@ -168,10 +168,11 @@ def memoise_acoustic(python_model, cache: dict) -> None:
     original = python_model._acoustic
     settings = json.dumps(python_model.spec["features"], sort_keys=True, default=str)
 
-    def cached(frame, audio, timings):
-        key = (settings, tuple(r.path or hashlib.sha256(r.data).hexdigest() for r in audio))
+    def cached(frame, audio, timings, **options):  # options: with_lld, with_functionals
+        key = (settings, tuple(sorted(options.items())),
+               tuple(r.path or hashlib.sha256(r.data).hexdigest() for r in audio))
         if key not in cache:
-            cache[key] = original(frame, audio, timings)
+            cache[key] = original(frame, audio, timings, **options)
         return cache[key]
 
     python_model._acoustic = cached

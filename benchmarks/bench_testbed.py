@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--asha-off", action="store_true",
                         help="after the README command, the same ablation with --k-scheduler none (corpus reused)")
     args = parser.parse_args()
-    started = time.time()
+    started = time.perf_counter()
     names = [args.only] if args.only else ["quick", *(["full"] if args.full else []), "readme"]
     figures = {name: run(name, args.work) for name in names}
     if args.asha_off and "readme" in figures:
