@@ -86,7 +86,9 @@ def test_reduced_grid_logs_table1_and_registers_models(ablation):
     assert all(0 <= r.data.metrics["uar_mean"] <= 1 and "uar_pooled" in r.data.metrics for r in summary)
     trial = next(r for r in runs if r.data.tags.get("paaan.variant") == "PAaAN_PP" and r.data.tags.get("paaan.role") == "fold")
     assert {"variant", "fold", "seed", "k"} <= set(trial.data.params)
-    assert {"uar", "wa", "recall_ang", "epoch_train_loss"} <= set(trial.data.metrics)
+    assert {"uar", "wa", "f1_macro", "recall_ang", "train_loss", "val_uar", "lr"} <= set(trial.data.metrics)
+    curve = MlflowClient(uri).get_metric_history(trial.info.run_id, "train_loss")  # a learning curve, step=epoch
+    assert [m.step for m in sorted(curve, key=lambda m: m.step)] == list(range(1, int(trial.data.metrics["epochs_run"]) + 1))
     client = MlflowClient(uri)
     for name in ("paaan-Audio", "paaan-IA_T", "paaan-PAaAN_PP"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
