@@ -154,11 +154,11 @@ def differences_from(results: pd.DataFrame, baseline: str = "IA+T") -> pd.DataFr
 
 
 def plot_differences(per_scenario: Mapping[str, pd.DataFrame], path: str | Path, baseline: str = "IA+T") -> Path:
-    """One panel per scenario: each variant's paired UAR difference from ``baseline`` with its 95% CI."""
+    """One panel per scenario: each variant's paired UAR difference from ``baseline`` with its 95% CI. Each
+    panel labels its own variants (scenarios run different ones, so the panels share no y axis)."""
     path = Path(path)
     names = [s for s, frame in per_scenario.items() if len(frame)]
-    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(3.4 * max(1, len(names)), 3.8), dpi=120, squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(3.9 * max(1, len(names)), 3.8), dpi=120, squeeze=False)
     for ax, name in zip(axes[0], names):
         frame = per_scenario[name].sort_values("variant")
         y = np.arange(len(frame))

@@ -96,6 +96,21 @@ def test_markdown_and_figures(tmp_path):
     assert differences["variant"].tolist() == ["PAaAN_oracle"]
     path = plot_differences({"segment_gate": differences}, tmp_path / "d.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+    # Scenarios run different variants: each panel names its own, in its own order (a shared y axis relabelled
+    # every panel with the last one's names).
+    import matplotlib.pyplot as plt
+    other = pd.DataFrame({"variant": ["P-D_oracle", "IA+T+", "P-T_oracle"], "estimate": [0.1, 0.0, 0.2],
+                          "ci_low": [0.0, -0.1, 0.1], "ci_high": [0.2, 0.1, 0.3]})
+    shown = {}
+    original = plt.close
+    plt.close = lambda fig=None: shown.update(fig=fig)
+    try:
+        plot_differences({"segment_gate": differences, "none": other}, tmp_path / "two.png")
+    finally:
+        plt.close = original
+    labels = [[t.get_text() for t in ax.get_yticklabels()] for ax in shown["fig"].axes]
+    assert labels == [["PAaAN_oracle"], ["IA+T+", "P-D_oracle", "P-T_oracle"]]
+    original(shown["fig"])
     shares = pd.DataFrame({"variant": "PAaAN+_oracle", "fold": [1, 1, 2, 2], "seed": 0, "sign": ["+", "-"] * 2,
                            "share": [0.9, 0.8, 0.7, 0.6]})
     assert plot_carrier_attention(shares, tmp_path / "a.png", "t").stat().st_size > 5000
