@@ -13,6 +13,8 @@ their speakers are: one ASHA over all problems would prune the trials of hard fo
 
 from __future__ import annotations
 
+import math
+
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
@@ -153,7 +155,7 @@ class GridThenFinals(Searcher):
         if job is None or job.get("fold") == "all" or job["variant"] not in self.waiting:
             return
         self.waiting[job["variant"]] -= 1
-        if not error and result and result.get("best_epoch") == result.get("best_epoch"):  # not NaN
+        if not error and result and math.isfinite(result.get("best_epoch", math.nan)):
             self.best[job["variant"]].append(float(result["best_epoch"]))
 
     def save(self, checkpoint_path: str) -> None:
