@@ -16,13 +16,15 @@ class Corpora:
     scenario: str | None = None  # the demo corpus' planted-effect scenario (paaan.demo.scenarios)
 
 
-def demo_dir(seed: int = 0, profile: str = "demo", scenario: str = "input_flip") -> Path:
-    """Where a demo corpus lives: ``$PAAAN_DATA`` or ``./demo_corpus``, one folder per profile, seed and
-    scenario (its slug: the name, and the gate's carrier_share), e.g. ``demo-seed0-input_flip``."""
+def demo_dir(seed: int = 0, profile: str = "demo", scenario: str = "input_flip", speakers: int = 10) -> Path:
+    """Where a demo corpus lives: ``$PAAAN_DATA`` or ``./demo_corpus``, one folder per profile, number of
+    speakers (when not IEMOCAP's ten), seed and scenario (its slug: the name, and the gate's carrier_share),
+    e.g. ``demo-seed0-input_flip``, ``demo-40spk-seed3-segment_gate-carrier_share1``."""
     from paaan.demo import get_scenario
 
     base = Path(os.environ.get("PAAAN_DATA", Path.cwd() / "demo_corpus"))
-    return (base / f"{profile}-seed{seed}-{get_scenario(scenario).slug}").resolve()
+    size = "" if speakers == 10 else f"-{speakers}spk"
+    return (base / f"{profile}{size}-seed{seed}-{get_scenario(scenario).slug}").resolve()
 
 
 def _recorded_scenario(folder: Path) -> str | None:
@@ -36,10 +38,11 @@ def _recorded_scenario(folder: Path) -> str | None:
 
 def resolve_corpora(iemocap_root: str | None = None, sspnet_root: str | None = None, demo_seed: int = 0,
                     demo_profile: str = "demo", progress: bool = True, demo_scenario: str = "input_flip",
-                    workers: int = 0) -> Corpora:
-    """The corpus roots to use. With neither root given, the demo corpus of ``demo_scenario`` (generated if
-    missing, and generated again if the folder's corpus was made with other knobs or another generator) by
-    ``workers`` synthesis processes (0: every core; the files are the same for any number)."""
+                    workers: int = 0, demo_speakers: int = 10) -> Corpora:
+    """The corpus roots to use. With neither root given, the demo corpus of ``demo_scenario`` with
+    ``demo_speakers`` IEMOCAP speakers (generated if missing, and generated again if the folder's corpus was
+    made with other knobs or another generator) by ``workers`` synthesis processes (0: every core; the files
+    are the same for any number)."""
     if bool(iemocap_root) != bool(sspnet_root):
         raise ValueError("give both --iemocap-root and --sspnet-root, or neither (then the demo corpus is used)")
     from paaan.demo import is_demo_corpus, matches
@@ -50,14 +53,14 @@ def resolve_corpora(iemocap_root: str | None = None, sspnet_root: str | None = N
         demo = is_demo_corpus(iemocap.parent)  # a demo corpus given by path is still synthetic
         return Corpora(iemocap, sspnet, truth if demo else None, demo=demo,
                        scenario=_recorded_scenario(iemocap.parent) if demo else None)
-    root = demo_dir(demo_seed, demo_profile, demo_scenario)
-    if not matches(root, demo_seed, demo_profile, demo_scenario):
+    root = demo_dir(demo_seed, demo_profile, demo_scenario, demo_speakers)
+    if not matches(root, demo_seed, demo_profile, demo_scenario, demo_speakers):
         from paaan.demo import generate_demo_corpus
 
-        print(f"generating the demo corpus ({demo_profile}, seed {demo_seed}, scenario {demo_scenario}) in {root} ...",
-              flush=True)
+        print(f"generating the demo corpus ({demo_profile}, {demo_speakers} speakers, seed {demo_seed}, scenario "
+              f"{demo_scenario}) in {root} ...", flush=True)
         generate_demo_corpus(root, seed=demo_seed, profile=demo_profile, scenario=demo_scenario, progress=progress,
-                             workers=workers)
+                             workers=workers, speakers=demo_speakers)
     return Corpora(root / "IEMOCAP_full_release", root / "SSPNet", root / "ground_truth.json", demo=True,
                    scenario=demo_scenario)
 

@@ -11,7 +11,9 @@ Protocols (``make_folds``), one rule each:
 
 - ``session`` (default; the paper's "leave-one-dyad-out"): one fold per session, tested on that session's two
   speakers; validation is the training session that follows the test session (cyclically: fold 5 validates
-  on session 1), training the other three sessions. No test speaker is ever in training.
+  on session 1), training the other three sessions. No test speaker is ever in training. A corpus with more
+  than five sessions (a demo corpus with more than ten speakers) has five folds of consecutive session
+  groups (``session_groups``: 20 speakers, sessions 1-2, 3-4, ...), with the same rule on groups.
 - ``speaker`` (SpeechBrain's speaker-independent IEMOCAP recipe): one fold per speaker, in sorted speaker
   order; test on that speaker, validate on the other speaker(s) of its session (its session partner), train on
   the other sessions' eight speakers.
@@ -38,6 +40,7 @@ import pandas as pd
 from paaan.errors import CorpusError
 
 PROTOCOLS = ("session", "speaker", "file")
+SESSION_FOLDS = 5  # IEMOCAP's five sessions; a corpus with more sessions groups them into five folds
 
 
 @dataclass(frozen=True)
@@ -78,20 +81,38 @@ def _fold(utterances: pd.DataFrame, number: int, name: str, train, validation, t
                 validation_speakers=groups(speakers, validation), train_speakers=groups(speakers, train))
 
 
+def session_groups(sessions, folds: int = SESSION_FOLDS) -> list[tuple[int, ...]]:
+    """The sessions of each fold of leave-one-session-out: one session a fold for up to ``folds`` sessions (the
+    real IEMOCAP), else ``folds`` groups of consecutive sessions, as even as possible (10 sessions: (1, 2),
+    (3, 4), ..., (9, 10); 12: (1, 2, 3), (4, 5, 6), (7, 8), (9, 10), (11, 12))."""
+    ordered = sorted(set(int(s) for s in sessions))
+    if len(ordered) <= folds:
+        return [(s,) for s in ordered]
+    return [tuple(int(s) for s in part) for part in np.array_split(np.asarray(ordered), folds)]
+
+
+def _sessions_name(group: tuple[int, ...]) -> str:
+    if len(group) == 1:
+        return f"session {group[0]}"
+    consecutive = list(group) == list(range(group[0], group[-1] + 1))
+    return f"sessions {group[0]}-{group[-1]}" if consecutive else f"sessions {','.join(map(str, group))}"
+
+
 def leave_one_session_out(utterances: pd.DataFrame) -> list[Fold]:
-    """One fold per session: test on it, validate on the next training session (cyclically), train on the rest."""
+    """One fold per session (or session group, ``session_groups``): test on it, validate on the next group
+    (cyclically), train on the rest."""
     sessions = np.asarray(utterances["session"])
-    ordered = sorted(set(sessions.tolist()))
-    if len(ordered) < 3:
+    groups = session_groups(sessions.tolist())
+    if len(groups) < 3:
         raise ValueError(f"leave-one-session-out needs at least three sessions (train, validation, test), "
-                         f"found {len(ordered)}")
+                         f"found {len(groups)}")
     folds = []
-    for number, test_session in enumerate(ordered, start=1):
-        validation_session = ordered[number % len(ordered)]  # the next session, cyclically
-        test = np.flatnonzero(sessions == test_session)
-        validation = np.flatnonzero(sessions == validation_session)
-        train = np.flatnonzero((sessions != test_session) & (sessions != validation_session))
-        folds.append(_fold(utterances, number, f"session {test_session}", train, validation, test))
+    for number, group in enumerate(groups, start=1):
+        validation_group = groups[number % len(groups)]  # the next group, cyclically
+        test = np.flatnonzero(np.isin(sessions, group))
+        validation = np.flatnonzero(np.isin(sessions, validation_group))
+        train = np.flatnonzero(~np.isin(sessions, group + validation_group))
+        folds.append(_fold(utterances, number, _sessions_name(group), train, validation, test))
     return folds
 
 

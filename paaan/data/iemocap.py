@@ -34,7 +34,8 @@ DROPPED_LABELS: tuple[str, ...] = ("fru", "sur", "fea", "dis", "oth", "xxx")
 _LABEL_LINE = re.compile(r"^\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s+(\S+)\s+(\S+)\s+\[([^\]]*)\]\s*$")
 # "Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me."
 _TRANSCRIPT_LINE = re.compile(r"^(Ses\S+)\s+\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]:\s?(.*)$")
-_UTTERANCE_ID = re.compile(r"^Ses0?(\d)[FM]_\S+_([FM])[0-9X]{3}$")
+_UTTERANCE_ID = re.compile(r"^Ses(\d{1,2})[FM]_\S+_([FM])[0-9X]{3}$")
+_SESSION_DIR = re.compile(r"^Session(\d+)$")
 _NON_WORDS = re.compile(r"^(<s>|</s>|<sil>|\+\+.*\+\+|\[.*\])$", re.IGNORECASE)
 _VARIANT = re.compile(r"\(\d+\)$")
 WDSEG_FRAME_SECONDS = 0.01
@@ -156,12 +157,29 @@ def _session_dir(root: Path, session: int) -> Path:
     return folder
 
 
-def scan_iemocap(root: str | Path, sessions: tuple[int, ...] = SESSIONS,
+def find_sessions(root: str | Path) -> tuple[int, ...]:
+    """The sessions of a corpus root: IEMOCAP's Session1..Session5, and any further Session6, Session7, ...
+    that follow them without a gap (a demo corpus with more than ten speakers, two per session). A missing
+    one of the five, or a gap after them, is an error naming the missing folder."""
+    root = Path(root)
+    found = sorted(int(m.group(1)) for p in root.iterdir() if p.is_dir() and (m := _SESSION_DIR.match(p.name)))
+    last = max([*found, SESSIONS[-1]])
+    for session in range(1, last + 1):
+        if session not in found:
+            expected = "Session1..Session5" if session <= SESSIONS[-1] else f"Session1..Session{last} without a gap"
+            raise CorpusError(root / f"Session{session}", f"session folder is missing (expected {expected})")
+    return tuple(range(1, last + 1))
+
+
+def scan_iemocap(root: str | Path, sessions: tuple[int, ...] | None = None,
                  check_audio: bool = True) -> tuple[pd.DataFrame, LoadReport]:
-    """Read the corpus; return the 4-class utterance table and the report of what was skipped and why."""
+    """Read the corpus; return the 4-class utterance table and the report of what was skipped and why.
+    ``sessions``: which to read (None: every session of the root, ``find_sessions``)."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(root, "IEMOCAP root folder does not exist")
+    if sessions is None:
+        sessions = find_sessions(root)
     report = LoadReport()
     rows: list[dict] = []
     seen: dict[str, str] = {}
@@ -233,7 +251,7 @@ def _utterance_row(root, session_dir, dialog, entry, texts, transcript_file, rep
     }
 
 
-def load_iemocap(root: str | Path, sessions: tuple[int, ...] = SESSIONS, check_audio: bool = True) -> pd.DataFrame:
+def load_iemocap(root: str | Path, sessions: tuple[int, ...] | None = None, check_audio: bool = True) -> pd.DataFrame:
     """One row per 4-class utterance (columns: ``COLUMNS``); the skip report is in ``df.attrs["report"]``."""
     table, report = scan_iemocap(root, sessions=sessions, check_audio=check_audio)
     table.attrs["report"] = report

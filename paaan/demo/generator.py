@@ -38,7 +38,7 @@ from paaan.demo.scenarios import Scenario
 from paaan.errors import CorpusError
 
 GENERATOR = "paaan.demo"
-VERSION = "3"  # 3: ground_truth.json records the scenario (knobs and claims)
+VERSION = "4"  # 3: ground_truth.json records the scenario (knobs and claims); 4: and the number of speakers
 IEMOCAP_DIR, SSPNET_DIR, GROUND_TRUTH = "IEMOCAP_full_release", "SSPNet", "ground_truth.json"
 _PARTIAL_PREFIX, _PARTIAL_MARKER = ".partial-", "PARTIAL_DEMO_CORPUS"
 IEMOCAP_RATE, SSPNET_RATE = 16000, 8000
@@ -74,19 +74,24 @@ _VAD_MEANS = {  # (valence, activation, dominance) on IEMOCAP's 1-5 scales, per 
 
 
 def generate_demo_corpus(out: str | Path, seed: int = 0, profile: str = "demo",
-                         scenario: str | Scenario = "input_flip", progress: bool = False, workers: int = 0) -> Path:
+                         scenario: str | Scenario = "input_flip", progress: bool = False, workers: int = 0,
+                         speakers: int = plan.IEMOCAP_SPEAKERS) -> Path:
     """Write ``out/IEMOCAP_full_release``, ``out/SSPNet`` and ``out/ground_truth.json``; return ``out``.
 
     ``scenario`` is a row name of ``scenarios.SCENARIOS`` or a Scenario: which effects are planted.
-    ``workers``: synthesis processes (0 = every core, 1 = in this process).
-    Deterministic: the same seed, profile and scenario give byte-identical files, whatever ``workers``.
+    ``workers``: synthesis processes (0 = every core, 1 = in this process). ``speakers``: IEMOCAP speakers,
+    two per session (IEMOCAP's ten by default; 20, 40, ...: ``plan.check_speakers``), each with the
+    profile's utterances per speaker; SSPNet keeps the profile's size.
+    Deterministic: the same seed, profile, scenario and speakers give byte-identical files, whatever
+    ``workers``; a corpus of more speakers holds the smaller ones of its seed, profile and scenario (its
+    first sessions' files and SSPNet are theirs, byte for byte: nested draws for power curves).
     ``out`` must be missing, empty, or a previous demo corpus (replaced; other files in it are left alone);
     anything else is refused.
     """
     if workers < 0:
         raise ValueError(f"workers must be 0 (every core) or more, not {workers}")
     out = Path(out)
-    sizes = plan.get_profile(profile)
+    sizes = plan.get_profile(profile).with_speakers(speakers)
     scenario = scenarios.resolve(scenario)
     params = GeneratorParams()
     _check_out(out)
@@ -139,9 +144,11 @@ def is_demo_corpus(folder: str | Path) -> bool:
         return False
 
 
-def matches(folder: str | Path, seed: int, profile: str, scenario: str | Scenario) -> bool:
-    """True when ``folder`` holds a finished demo corpus of this generator version, seed, profile and scenario
-    (the same name and exactly the same knobs): a corpus generated otherwise is stale and should be replaced."""
+def matches(folder: str | Path, seed: int, profile: str, scenario: str | Scenario,
+            speakers: int = plan.IEMOCAP_SPEAKERS) -> bool:
+    """True when ``folder`` holds a finished demo corpus of this generator version, seed, profile, scenario
+    (the same name and exactly the same knobs) and number of speakers: a corpus generated otherwise is stale
+    and should be replaced."""
     scenario = scenarios.resolve(scenario)
     try:
         truth = json.loads((Path(folder) / GROUND_TRUTH).read_text())
@@ -152,7 +159,8 @@ def matches(folder: str | Path, seed: int, profile: str, scenario: str | Scenari
     recorded = truth["scenario"]
     return (truth.get("generator") == GENERATOR and truth.get("version") == VERSION and truth.get("seed") == seed
             and truth.get("profile") == profile and recorded.get("name") == scenario.name
-            and recorded.get("knobs") == scenario.knobs())
+            and recorded.get("knobs") == scenario.knobs()
+            and (truth.get("sizes") or {}).get("iemocap_speakers") == speakers)
 
 
 def _our_partials(out: Path) -> list[Path]:
@@ -446,7 +454,7 @@ def _place_in_dialog(rendered: list[_Rendered], rng: np.random.Generator) -> Non
 
 def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: GeneratorParams, scenario: Scenario,
                    bar, render: _Renderer) -> dict:
-    speakers = {s.id: s for s in plan.iemocap_speakers(seed, params.identity_sd, scenario.traits)}
+    speakers = {s.id: s for s in plan.iemocap_speakers(seed, params.identity_sd, scenario.traits, sizes.speakers)}
     by_dialog: dict[str, list[plan.PlannedUtterance]] = {}
     for utt in plan.plan_utterances(sizes, seed):
         by_dialog.setdefault(utt.dialog, []).append(utt)

@@ -6,6 +6,7 @@ profile are tested without synthesising a sample.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass
 
@@ -62,6 +63,23 @@ def scaled_label_counts(four_class: int) -> dict[str, int]:
     return {c: counts[c] for c in codes}
 
 
+# IEMOCAP's ten speakers: two per session, five sessions. A demo corpus may have more (``DemoProfile.
+# with_speakers``), in more sessions of two speakers each, always a multiple of the five folds' sessions.
+IEMOCAP_SPEAKERS = 2 * len(SESSIONS)
+MAX_SPEAKERS = 190  # utterance ids write the session in two digits (Ses01F ... Ses95M)
+
+
+def check_speakers(speakers) -> int:
+    """The number of IEMOCAP speakers of a demo corpus: a multiple of 10 (two per session, the sessions split
+    evenly over five folds), 10 (IEMOCAP's own) up to 190; anything else is a ValueError that says so."""
+    if isinstance(speakers, bool) or not isinstance(speakers, (int, np.integer)) or speakers < IEMOCAP_SPEAKERS \
+            or speakers % IEMOCAP_SPEAKERS or speakers > MAX_SPEAKERS:
+        raise ValueError(f"demo speakers must be a multiple of {IEMOCAP_SPEAKERS} from {IEMOCAP_SPEAKERS} to "
+                         f"{MAX_SPEAKERS} (two per session, the sessions split evenly over five folds), "
+                         f"not {speakers!r}")
+    return int(speakers)
+
+
 @dataclass(frozen=True)
 class DemoProfile:
     """Sizes of one demo corpus."""
@@ -73,6 +91,7 @@ class DemoProfile:
     sspnet_speakers: int
     clip_seconds: tuple[float, float]  # SSPNet clip length range
     raters: int = 11  # SSPNet: every clip scored by 11 raters (paper II-A2)
+    speakers: int = IEMOCAP_SPEAKERS  # IEMOCAP speakers, two per session
 
     @property
     def four_class(self) -> int:
@@ -81,6 +100,22 @@ class DemoProfile:
     @property
     def utterances(self) -> int:
         return sum(self.label_counts.values())
+
+    @property
+    def sessions(self) -> tuple[int, ...]:
+        """The session numbers, 1..speakers / 2 (IEMOCAP's 1..5 for ten speakers)."""
+        return tuple(range(1, self.speakers // 2 + 1))
+
+    def with_speakers(self, speakers: int) -> "DemoProfile":
+        """This profile with ``speakers`` IEMOCAP speakers, each with as many utterances of every label as
+        with ten (the label counts scaled by speakers / 10; dialogs per session and SSPNet unchanged). Ten
+        gives the profile itself, so a ten-speaker corpus is the same whatever asked for it."""
+        speakers = check_speakers(speakers)
+        if speakers == self.speakers:
+            return self
+        factor = speakers // IEMOCAP_SPEAKERS
+        return dataclasses.replace(self, label_counts={c: n * factor for c, n in self.label_counts.items()},
+                                   speakers=speakers)
 
 
 PROFILES: dict[str, DemoProfile] = {
@@ -150,8 +185,9 @@ def _opposite_sessions_adjacent(order: list[int]) -> bool:
     return (opposite[1] - opposite[0]) % len(order) in (1, len(order) - 1)
 
 
-def iemocap_speakers(seed: int, identity_sd: float, trait_design: str = "random") -> list[Speaker]:
-    """The 10 IEMOCAP speakers (Ses01F, Ses01M, ..., Ses05M) with true Big-Five profiles.
+def iemocap_speakers(seed: int, identity_sd: float, trait_design: str = "random",
+                     speakers: int = IEMOCAP_SPEAKERS) -> list[Speaker]:
+    """The IEMOCAP speakers (Ses01F, Ses01M, ..., Ses05M for ten) with true Big-Five profiles.
 
     Extraversion has magnitude 2.0-3.8 and the signs of ``_SIGN_PATTERNS`` (sessions shuffled by the seed),
     so leave-one-session-out always trains on both sides of it. ``trait_design``:
@@ -172,32 +208,52 @@ def iemocap_speakers(seed: int, identity_sd: float, trait_design: str = "random"
       "random", three of the five sign patterns give agreeableness the sign of extraversion, so a fold whose
       training sessions are those three cannot tell the two traits apart, and with six training speakers a
       uniform trait separates them by chance too.)
+
+    More than ten ``speakers`` (``check_speakers``): sessions 6, 7, ... in blocks of five, each block with the
+    five sign patterns in an order of its own (for "balanced", an order of its own without neighbouring
+    opposite-sign sessions) and the five voices of each gender in an order of its own, so a voice variant is
+    shared by one speaker of every block (told apart by their traits and identity offsets). Every draw of the
+    first block is the ten-speaker corpus' own: its ten speakers are the same whatever ``speakers`` is.
     """
     if trait_design not in TRAIT_DESIGNS:
         raise ValueError(f"unknown trait design {trait_design!r}; known: {', '.join(TRAIT_DESIGNS)}")
+    sessions = check_speakers(speakers) // 2
     rng = rng_for(seed, "iemocap-speakers")
-    order = [int(i) for i in rng.permutation(len(_SIGN_PATTERNS))]
+    orders = [[int(i) for i in rng.permutation(len(_SIGN_PATTERNS))]]
+    voices = {g: [rng.permutation(len(IEMOCAP_VOICES[g]))] for g in GENDERS}
+    for block in range(1, -(-sessions // len(_SIGN_PATTERNS))):  # blocks after the first: streams of their own
+        extra = rng_for(seed, "iemocap-speakers-block", block)
+        orders.append([int(i) for i in extra.permutation(len(_SIGN_PATTERNS))])
+        for g in GENDERS:
+            voices[g].append(extra.permutation(len(IEMOCAP_VOICES[g])))
     if trait_design == "balanced":
-        balanced = rng_for(seed, "iemocap-session-order")
-        while _opposite_sessions_adjacent(order):
-            order = [int(i) for i in balanced.permutation(len(_SIGN_PATTERNS))]
-    patterns = [_SIGN_PATTERNS[i] for i in order]
-    voices = {g: rng.permutation(len(IEMOCAP_VOICES[g])) for g in GENDERS}
+        for block, order in enumerate(orders):
+            balanced = rng_for(seed, "iemocap-session-order", block)
+            while _opposite_sessions_adjacent(order):
+                order[:] = [int(i) for i in balanced.permutation(len(_SIGN_PATTERNS))]
     shared = rng_for(seed, "iemocap-session-traits")  # its own stream: the random design's draws stay as they were
-    speakers = []
-    for s, session in enumerate(SESSIONS):
+    out = []
+    for s in range(sessions):
+        session = s + 1
+        block, within = divmod(s, len(_SIGN_PATTERNS))
+        pattern = _SIGN_PATTERNS[orders[block][within]]
         session_traits = {t: float(np.round(shared.uniform(-3.0, 3.0), 2)) for t in TRAITS}
         for g, gender in enumerate(GENDERS):
-            e_sign, a_sign = patterns[s][g]
+            e_sign, a_sign = pattern[g]
             traits = {t: float(np.round(rng.uniform(-3.0, 3.0), 2)) for t in TRAITS}
             traits["extraversion"] = float(np.round(e_sign * rng.uniform(2.0, 3.8), 2))
             traits["agreeableness"] = float(np.round(a_sign * rng.uniform(2.0, 3.8), 2))
             if trait_design == "paired":
                 traits = {t: (traits[t] if t == "extraversion" else session_traits[t]) for t in TRAITS}
-            voice = IEMOCAP_VOICES[gender][voices[gender][s]]
+            voice = IEMOCAP_VOICES[gender][voices[gender][block][within]]
             identity = tuple(float(v) for v in np.round(rng.normal(0.0, identity_sd, len(CONTROLS)), 3))
-            speakers.append(Speaker(f"Ses0{session}{gender}", gender, f"en-us+{voice}", traits, identity))
-    return speakers
+            out.append(Speaker(speaker_id(session, gender), gender, f"en-us+{voice}", traits, identity))
+    return out
+
+
+def speaker_id(session: int, gender: str) -> str:
+    """IEMOCAP's speaker id: the session in two digits and the gender letter (``Ses01F``, ``Ses12M``)."""
+    return f"Ses{session:02d}{gender}"
 
 
 def sspnet_speakers(seed: int, n: int, identity_sd: float, trait_sd: float) -> list[Speaker]:
@@ -237,34 +293,45 @@ class PlannedUtterance:
     session: int
     dialog: str  # "Ses01F_impro01"
     id: str  # "Ses01F_impro01_M003"
-    speaker: str  # "Ses01M": session + the gender letter of the id's last part
+    speaker: str  # "Ses01M": session + the gender letter of the id's last part (plan.speaker_id)
     label: str  # IEMOCAP label code (ang, hap, exc, ..., xxx)
 
 
 def dialog_names(session: int, n: int) -> list[str]:
-    """``n`` dialog names of a session: Ses0NF_impro01, Ses0NM_impro01, Ses0NF_script01_2, ... (unique)."""
+    """``n`` dialog names of a session: Ses01F_impro01, Ses01M_impro01, Ses01F_script01_2, ... (unique)."""
     names = []
     for i in range(n):
         marker = GENDERS[i % 2]
         number = i // 4 + 1
         if (i // 2) % 2 == 0:
-            names.append(f"Ses0{session}{marker}_impro{number:02d}")
+            names.append(f"{speaker_id(session, marker)}_impro{number:02d}")
         else:
-            names.append(f"Ses0{session}{marker}_script{number:02d}_{number % 3 + 1}")
+            names.append(f"{speaker_id(session, marker)}_script{number:02d}_{number % 3 + 1}")
     return names
 
 
 def per_speaker_counts(profile: DemoProfile, seed: int) -> dict[str, dict[str, int]]:
-    """speaker id -> label code -> utterances: each label's total split as evenly as possible over the 10
-    speakers (the odd ones out drawn by the seed), so every speaker has every 4-class emotion."""
-    rng = rng_for(seed, "label-split")
-    ids = [f"Ses0{s}{g}" for s in SESSIONS for g in GENDERS]
-    out = {sid: {} for sid in ids}
-    for code, total in profile.label_counts.items():
-        counts = np.full(len(ids), total // len(ids))
-        counts[rng.permutation(len(ids))[: total % len(ids)]] += 1
-        for sid, n in zip(ids, counts):
-            out[sid][code] = int(n)
+    """speaker id -> label code -> utterances: each label's total split as evenly as possible over the
+    speakers (the odd ones out drawn by the seed), so every speaker has every 4-class emotion.
+
+    Block by block of ten speakers (five sessions), each block with the ten-speaker profile's totals and a
+    stream of its own: the first block's counts are the ten-speaker corpus' own, and a corpus of more
+    speakers holds the smaller ones (with ``plan_utterances`` and the generator, its first sessions are the
+    smaller corpus' files, byte for byte)."""
+    factor = profile.speakers // IEMOCAP_SPEAKERS
+    out: dict[str, dict[str, int]] = {}
+    for block in range(factor):
+        rng = rng_for(seed, "label-split", block)
+        ids = [speaker_id(s, g) for s in profile.sessions[block * len(SESSIONS):(block + 1) * len(SESSIONS)]
+               for g in GENDERS]
+        mine = {sid: {} for sid in ids}
+        for code, total in profile.label_counts.items():
+            total //= factor  # the ten-speaker total (with_speakers multiplied it)
+            counts = np.full(len(ids), total // len(ids))
+            counts[rng.permutation(len(ids))[: total % len(ids)]] += 1
+            for sid, n in zip(ids, counts):
+                mine[sid][code] = int(n)
+        out |= mine
     return out
 
 
@@ -277,11 +344,11 @@ def plan_utterances(profile: DemoProfile, seed: int) -> list[PlannedUtterance]:
     rng = rng_for(seed, "utterance-plan")
     counts = per_speaker_counts(profile, seed)
     planned: list[PlannedUtterance] = []
-    for session in SESSIONS:
+    for session in profile.sessions:
         dialogs = dialog_names(session, profile.dialogs_per_session)
         turns: dict[str, list[tuple[str, str]]] = {d: [] for d in dialogs}  # dialog -> [(gender, label)]
         for gender in GENDERS:
-            labels = [code for code, n in counts[f"Ses0{session}{gender}"].items() for _ in range(n)]
+            labels = [code for code, n in counts[speaker_id(session, gender)].items() for _ in range(n)]
             labels = [labels[i] for i in rng.permutation(len(labels))]
             for i, label in enumerate(labels):
                 turns[dialogs[i % len(dialogs)]].append((gender, label))
@@ -292,5 +359,5 @@ def plan_utterances(profile: DemoProfile, seed: int) -> list[PlannedUtterance]:
                 gender, label = turns[dialog][j]
                 utt = f"{dialog}_{gender}{numbers[gender]:03d}"
                 numbers[gender] += 1
-                planned.append(PlannedUtterance(len(planned), session, dialog, utt, f"Ses0{session}{gender}", label))
+                planned.append(PlannedUtterance(len(planned), session, dialog, utt, speaker_id(session, gender), label))
     return planned
