@@ -543,7 +543,7 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: AblationSettings)
             if settings.register and study.finals:
                 from registry.register import register_final_models
 
-                register_final_models(study.finals, study.summary)
+                register_final_models(study.finals, study.summary, study.results)
             mlflow.log_metric("wall_seconds", time.perf_counter() - started)
             _print_table(study.summary, study.comparisons, corpora.demo)
             if study.missing:

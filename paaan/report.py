@@ -171,6 +171,36 @@ def baseline_comparisons(results: pd.DataFrame, metric: str = "uar") -> pd.DataF
     return table
 
 
+BEST_RULE = ("the variant with the highest mean UAR, named only when its paired UAR difference from every other "
+             "candidate (over folds, seeds averaged within a fold) has a 95% CI above 0 and a Holm-corrected p "
+             "(over those comparisons) below 0.05; otherwise none: the others are not resolved from it")
+
+
+def best_variant(results: pd.DataFrame, candidates, metric: str = "uar", alpha: float = 0.05) -> dict:
+    """The best of ``candidates`` by ``metric`` when the data resolve it (``BEST_RULE``), else none.
+
+    Returns ``best`` (a name, or None), ``top`` (the highest mean, resolved or not), ``unresolved`` (the
+    candidates the top is not resolved from, best first by mean) and ``comparisons`` (top - other: mean
+    difference, CI, p, Holm p). A one-seed difference of a few hundredths moves with the CPU's instruction
+    set and the seed (README), and a top named on it would move with them; this rule names one only when
+    its lead over every other is outside the fold-to-fold noise of this very study.
+    """
+    present = [c for c in candidates if c in set(results["variant"])]
+    if not present:
+        return {"best": None, "top": None, "unresolved": [], "comparisons": [], "rule": BEST_RULE}
+    means = results[results["variant"].isin(present)].groupby("variant")[metric].mean()
+    top = str(means.idxmax())
+    rows = [c for c in (paired_comparison(results, top, other, metric) for other in present if other != top) if c]
+    p_holm = holm([c["t_test_p"] for c in rows]) if rows else []
+    comparisons = [{"a": c["a"], "b": c["b"], "mean_difference": c["mean_difference"], "ci_low": c["ci_low"],
+                    "ci_high": c["ci_high"], "p": c["t_test_p"], "p_holm": float(p)} for c, p in zip(rows, p_holm)]
+    unresolved = [c["b"] for c in comparisons if not (c["ci_low"] > 0 and c["p_holm"] < alpha)]
+    unresolved = sorted(unresolved, key=lambda v: -means[v])
+    missing = len(rows) < len(present) - 1  # a candidate without two shared folds cannot be told apart
+    best = top if not unresolved and not missing else None
+    return {"best": best, "top": top, "unresolved": unresolved, "comparisons": comparisons, "rule": BEST_RULE}
+
+
 def table1_markdown(summary: pd.DataFrame, synthetic: bool, comparisons: pd.DataFrame | None = None) -> str:
     """Table I as Markdown: recall per class beside the paper's, UAR, WA and macro-F1, then the comparisons."""
     lines = ["# Table I: 4-class emotion recognition, ours beside the paper's", ""]

@@ -2,8 +2,13 @@
 
 - ``paaan-<variant>@champion``: the version of that variant with the best cross-validated UAR so far (so
   ``models:/paaan-PAaAN_PP@champion`` always names the best PAaAN_PP trained in this tracking store);
-- ``@best_variant``: set on the newest version of the variant with the best UAR in the latest ablation
-  (PAaAN_oracle excluded: it needs the speaker's true personality, which real requests do not have).
+- ``@best_variant``: set on the newest version of the best variant of the latest ablation, and only when
+  that ablation resolves one (``paaan.report.best_variant``: its lead over every other candidate has a 95%
+  CI above 0, Holm-corrected); the version's tags say how it was chosen (``best_variant.rule``, the
+  comparisons). When none is resolvable the alias is removed from every variant, and each new version is
+  tagged ``best_variant = none resolved`` with the top variant and the ones it was not resolved from.
+  Candidates: the variants real requests can be served by (rows fed the true personality, the oracle and
+  the shuffled control, are excluded).
 Each version carries the ablation's scores as tags (``uar_mean``, ``uar_std``, ``ablation_run``).
 """
 
@@ -15,6 +20,9 @@ import re
 import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
+
+from paaan.report import BEST_RULE, best_variant
+from paaan.variants import get_variant
 
 PREFIX = "paaan-"
 
@@ -34,8 +42,12 @@ def _uar_of(client: MlflowClient, name: str, alias: str) -> float:
     return float(version.tags.get("uar_mean", "-inf"))
 
 
-def register_final_models(final_runs: dict[str, str], summary: pd.DataFrame) -> dict[str, int]:
-    """Register each variant's all-session model; move the aliases; return {variant: version}."""
+def register_final_models(final_runs: dict[str, str], summary: pd.DataFrame,
+                          results: pd.DataFrame | None = None) -> dict[str, int]:
+    """Register each variant's all-session model; move the aliases; return {variant: version}.
+
+    ``results``: the ablation's fold trials (variant, fold, seed, uar), from which the best variant is chosen
+    (``paaan.report.best_variant``); without them no best variant is named."""
     client = MlflowClient()
     scores = summary.set_index("variant")
     parent = mlflow.active_run().info.run_id if mlflow.active_run() else ""
@@ -51,16 +63,33 @@ def register_final_models(final_runs: dict[str, str], summary: pd.DataFrame) -> 
         versions[variant] = int(version.version)
         if math.isfinite(uar) and uar >= _uar_of(client, name, "champion"):
             client.set_registered_model_alias(name, "champion", version.version)
-    candidates = scores.drop(index=[v for v in scores.index if "oracle" in v or v not in versions], errors="ignore")
-    if len(candidates):
-        best = candidates["uar_mean"].idxmax()
-        for variant in versions:
-            if variant != best:
-                try:
-                    client.delete_registered_model_alias(model_name(variant), "best_variant")
-                except mlflow.exceptions.MlflowException:
-                    pass
-        client.set_registered_model_alias(model_name(best), "best_variant", str(versions[best]))
-        print(f"registered {len(versions)} models ({', '.join(model_name(v) for v in versions)}); "
-              f"best variant: {best} -> models:/{model_name(best)}@best_variant", flush=True)
+    candidates = [v for v in versions if not get_variant(v).uses_ground_truth]
+    choice = best_variant(results, candidates) if results is not None and len(results) else \
+        {"best": None, "top": None, "unresolved": candidates, "comparisons": [], "rule": BEST_RULE}
+    for variant in versions:
+        if variant != choice["best"]:
+            try:
+                client.delete_registered_model_alias(model_name(variant), "best_variant")
+            except mlflow.exceptions.MlflowException:
+                pass
+    if parent:
+        client.set_tag(parent, "paaan.best_variant", choice["best"] or "none resolved")
+    if choice["best"]:
+        best = choice["best"]
+        name, version = model_name(best), str(versions[best])
+        client.set_registered_model_alias(name, "best_variant", version)
+        client.set_model_version_tag(name, version, "best_variant.rule", BEST_RULE[:4900])
+        client.set_model_version_tag(name, version, "best_variant.comparisons", "; ".join(
+            f"{c['a']} - {c['b']} {c['mean_difference']:+.3f} (95% CI {c['ci_low']:+.3f} to {c['ci_high']:+.3f}, "
+            f"Holm p {c['p_holm']:.3g})" for c in choice["comparisons"])[:4900])
+        print(f"registered {len(versions)} models; best variant: {best} -> models:/{name}@best_variant "
+              "(resolved from every other candidate)", flush=True)
+    else:
+        note = (f"none resolved: the top, {choice['top']}, is not resolved from "
+                f"{', '.join(choice['unresolved']) or 'the others'}")
+        for variant, version in versions.items():
+            client.set_model_version_tag(model_name(variant), str(version), "best_variant", note[:4900])
+            client.set_model_version_tag(model_name(variant), str(version), "best_variant.rule", BEST_RULE[:4900])
+        print(f"registered {len(versions)} models ({', '.join(model_name(v) for v in versions)}); no best variant "
+              f"alias: {note}", flush=True)
     return versions

@@ -123,3 +123,23 @@ def test_summary_std_and_ci_are_over_fold_means():
     assert row["uar_ci_low"] == pytest.approx(0.7) and row["uar_ci_high"] == pytest.approx(0.7)
     assert row["wa_mean"] == pytest.approx(0.7) and row["f1_macro_mean"] == pytest.approx(0.7)
     assert (row["n"], row["folds"], row["seeds"]) == (6, 3, 2)
+
+
+def _uars(variant, values):
+    return pd.DataFrame({"variant": variant, "fold": range(1, len(values) + 1), "seed": 0, "uar": values})
+
+
+def test_the_best_variant_is_named_only_when_its_lead_over_every_other_is_resolved():
+    from paaan.report import best_variant
+
+    a = np.array([0.70, 0.72, 0.68, 0.71, 0.69])
+    results = pd.concat([_uars("A+T", a), _uars("P-D", a - [0.05, 0.06, 0.04, 0.05, 0.05]),
+                         _uars("IA+T", a - [0.01, -0.02, 0.02, 0.00, 0.01])])
+    # A+T - P-D: 0.05, 0.06, 0.04, 0.05, 0.05: sd sqrt(2e-4 / 4) = 0.00707, t = 0.05 / (0.00707 / sqrt 5) = 15.8
+    resolved = best_variant(results, ["A+T", "P-D"])
+    assert resolved["best"] == "A+T" and resolved["unresolved"] == []
+    assert resolved["comparisons"][0]["mean_difference"] == pytest.approx(0.05) and resolved["comparisons"][0]["p"] < 1e-3
+    # A+T - IA+T: 0.01, -0.02, 0.02, 0.00, 0.01 (mean +0.004): the top is not resolved from IA+T, so none is named
+    unresolved = best_variant(results, ["A+T", "P-D", "IA+T"])
+    assert unresolved["best"] is None and unresolved["top"] == "A+T" and unresolved["unresolved"] == ["IA+T"]
+    assert best_variant(results, [])["best"] is None
