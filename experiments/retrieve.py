@@ -24,8 +24,8 @@ from experiments.shla import latents_of
 from paaan.data.schema import TRAITS
 from paaan.features.store import FeatureStore
 from paaan.personality import true_profiles
-from paaan.retrieval import PersonalityRetriever, embeddings_from_neighbors, k_bounds, standardise_pooled, \
-    standardise_scores, trait_correlations, validate_k
+from paaan.retrieval import PersonalityRetriever, cross_correlations, embeddings_from_neighbors, k_bounds, \
+    standardise_pooled, standardise_scores, trait_correlations, validate_k
 
 STEP = "retrieve"
 
@@ -124,6 +124,10 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
                         for i, t in enumerate(TRAITS)}
                 mlflow.log_metrics({f"truth_bias_{t}": v for t, v in bias.items()})
             mlflow.log_metric("truth_r_mean", float(np.nanmean(r.to_numpy())))
+            # where each retrieved trait's information comes from, and how the draw's true traits go together
+            mlflow.log_text(cross_correlations(embeddings, truth).round(3).to_csv(), "truth_cross_r.csv")
+            mlflow.log_text(truth.loc[embeddings.index].corr().round(3).rename_axis("trait").to_csv(),
+                            "truth_trait_r.csv")
             print(f"retrieve {space}, k={k}: r(retrieved mean, true) per trait: "
                   + ", ".join(f"{t[:4]} {v:+.2f}" for t, v in r.items()), flush=True)
         return run.info.run_id

@@ -214,6 +214,24 @@ def trait_correlations(embeddings: pd.DataFrame, truth: pd.DataFrame) -> pd.Seri
     return pd.Series(r, name="pearson_r").rename_axis("trait")
 
 
+def cross_correlations(embeddings: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Pearson r across speakers of every retrieved ``<trait>_mean`` (rows) with every true trait (columns).
+
+    The diagonal is ``trait_correlations``; the rest says where a retrieved trait's information comes from. On
+    the demo corpus openness is barely audible (its ``TRAIT_VOICE`` row is the weakest), so retrieved openness
+    follows the traits the voice does carry (agreeableness, extraversion), and its diagonal r is whatever the
+    draw's correlation between true openness and those traits makes it (seed 0: r(O, A) = -0.81 among the ten
+    speakers, so r(retrieved O, true O) is negative).
+    """
+    true = truth.loc[embeddings.index, list(TRAITS)].astype(float)
+    rows = {}
+    for t in TRAITS:
+        x = embeddings[f"{t}_mean"].to_numpy(np.float64)
+        rows[t] = {u: (np.nan if x.std() == 0 or true[u].std() == 0 else float(np.corrcoef(x, true[u])[0, 1]))
+                   for u in TRAITS}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("retrieved")
+
+
 # ------------------------------------------------------------------------------------- the estimator
 class PersonalityRetriever(BaseEstimator):
     """Top-k cosine retrieval of SSPNet clips and the per-speaker 25-d personality embedding (II-C2).

@@ -344,3 +344,24 @@ def test_the_feature_store_records_the_scale_and_keeps_raw_scores(tiny_store):
     assert raw.min() >= -4 and raw.max() <= 4 and raw.std(axis=0).min() > 1  # BFI-10 units, not z-scores
     np.testing.assert_allclose(bank_scores(tiny_store), standardise_scores(raw)[0])
     np.testing.assert_allclose(bank_scores(tiny_store).std(axis=0), 1.0)
+
+
+def test_cross_correlations_say_which_true_trait_a_retrieved_trait_follows():
+    from paaan.retrieval import EMBEDDING_COLUMNS, cross_correlations
+
+    speakers = ["s1", "s2", "s3"]
+    embeddings = pd.DataFrame(0.0, index=speakers, columns=list(EMBEDDING_COLUMNS))
+    embeddings["openness_mean"] = [1.0, 2.0, 3.0]
+    embeddings["extraversion_mean"] = [0.0, 1.0, 5.0]
+    truth = pd.DataFrame({"openness": [3.0, 2.0, 1.0], "conscientiousness": [1.0, 1.0, 1.0],
+                          "extraversion": [0.0, 1.0, 5.0], "agreeableness": [1.0, 2.0, 3.0],
+                          "neuroticism": [2.0, 1.0, 2.0]}, index=speakers)
+    table = cross_correlations(embeddings, truth)
+    # retrieved openness rises 1, 2, 3: true openness falls (r = -1), agreeableness rises with it (r = +1)
+    assert table.loc["openness", "openness"] == pytest.approx(-1.0)
+    assert table.loc["openness", "agreeableness"] == pytest.approx(1.0)
+    assert table.loc["extraversion", "extraversion"] == pytest.approx(1.0)
+    # neuroticism 2, 1, 2 against 1, 2, 3: deviations (+1/3, -2/3, +1/3) and (-1, 0, 1): covariance 0
+    assert table.loc["openness", "neuroticism"] == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(table.loc["openness", "conscientiousness"])  # a constant true trait: undefined
+    assert np.isnan(table.loc["agreeableness", "openness"])  # a constant retrieved trait (all 0): undefined
