@@ -97,6 +97,9 @@ def corpus_options(func):
         click.option("--demo-seed", default=0, type=INT, show_default=True, help="Seed of the demo corpus."),
         click.option("--demo-profile", default="demo", show_default=True,
                      type=click.Choice(["tiny", "demo", "iemocap-scale"]), help="Size of the demo corpus."),
+        click.option("--demo-speakers", default=10, type=INT, show_default=True,
+                     help="IEMOCAP speakers of the demo corpus: 10 (IEMOCAP's), 20, 40, ... (a multiple of 10: two "
+                          "per session, the sessions in five folds)."),
         click.option("--demo-scenario", default="input_flip", show_default=True, type=click.Choice(_scenario_names()),
                      help="The demo corpus' planted-effect scenario (paaan/demo/scenarios.py)."),
         click.option("--sspnet-scale", default="", type=click.Choice(["", *SSPNET_SCALES]),
@@ -117,12 +120,24 @@ def corpus_options(func):
     return func
 
 
+def _check_speakers(speakers: int, option: str) -> None:
+    """A number of demo speakers the generator and the folds accept (paaan.demo.plan.check_speakers), or a
+    usage error naming the option."""
+    from paaan.demo.plan import check_speakers
+
+    try:
+        check_speakers(speakers)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
 def _setup(opts: dict):
     """Tracking, profile and corpora from the shared options."""
     from experiments import tracking
     from experiments.corpora import resolve_corpora
     from experiments.profiles import load_profile
 
+    _check_speakers(opts["demo_speakers"], "--demo-speakers")
     tracking.setup_tracking(opts["tracking_uri"] or None)
     profile, ablation = load_profile(opts["profile"])
     if opts["glove"]:
@@ -134,7 +149,7 @@ def _setup(opts: dict):
             profile = profile.replace(features={field: str(Path(opts[field]).expanduser().resolve())})
     corpora = resolve_corpora(opts["iemocap_root"] or None, opts["sspnet_root"] or None,
                               demo_seed=opts["demo_seed"], demo_profile=opts["demo_profile"],
-                              demo_scenario=opts["demo_scenario"])
+                              demo_scenario=opts["demo_scenario"], demo_speakers=opts["demo_speakers"])
     return profile, ablation, corpora
 
 
@@ -272,40 +287,66 @@ def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_pe
     run_ablation(corpora, profile, settings)
 
 
+def _flag(value: str) -> bool:
+    """MLproject passes flags as strings ("true", "false")."""
+    return value.strip().lower() in ("true", "1", "yes")
+
+
+def _whole_numbers(text: str, what: str) -> list[int]:
+    try:
+        return [int(float(part)) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.UsageError(f"{what}: comma-separated whole numbers, not {text!r}") from None
+
+
 @main.command("testbed")
 @click.option("--profile", default="demo", show_default=True, help="Profile name (demo, paper) or YAML path.")
-@click.option("--demo-seed", default=0, type=INT, show_default=True, help="Seed of the scenarios' demo corpora.")
+@click.option("--demo-seeds", default="",
+              help="Comma-separated corpus draws (demo seeds); the design draw, 0, is reported apart from the others "
+                   "(empty: the plan's).")
+@click.option("--demo-speakers", default=0, type=INT,
+              help="IEMOCAP speakers of the scenarios' demo corpora (0: the plan's, IEMOCAP's 10).")
 @click.option("--demo-profile", default="demo", show_default=True,
               type=click.Choice(["tiny", "demo", "iemocap-scale"]), help="Size of the demo corpora.")
-@click.option("--quick", is_flag=True, help="The reduced run: none and segment_gate, five variants, two seeds.")
+@click.option("--quick", is_flag=True, help="The reduced run: the plan's quick section.")
 @click.option("--quick-plan", default="", type=click.Choice(["", "true", "false", "True", "False"]), hidden=True,
               help="--quick as a value (MLproject's -P quick=true).")
+@click.option("--power", is_flag=True,
+              help="Power curves: the plan's power claims on fresh draws at several numbers of speakers (power.csv, "
+                   "power.png).")
+@click.option("--power-plan", default="", type=click.Choice(["", "true", "false", "True", "False"]), hidden=True,
+              help="--power as a value (MLproject's -P power=true).")
 @click.option("--scenarios", default="", help="Comma-separated scenarios (empty: the plan's, every row when full).")
 @click.option("--seeds", default=0, type=INT, help="Seeds per (variant, fold) (0: the plan's).")
 @click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                                                  "sqlite:///./mlflow.db).")
 @protocol_options
 @study_options
-def testbed_cmd(profile, demo_seed, demo_profile, quick, quick_plan, scenarios, seeds, tracking_uri, protocol,
-                folds_file, ray_address, num_cpus, cpus_per_trial, gpus_per_trial, max_failures, workers, force) -> None:
-    """Does personality help? Every planted-effect scenario's claims checked on its own demo corpus."""
-    quick = quick or quick_plan.lower() == "true"
+def testbed_cmd(profile, demo_seeds, demo_speakers, demo_profile, quick, quick_plan, power, power_plan, scenarios,
+                seeds, tracking_uri, protocol, folds_file, ray_address, num_cpus, cpus_per_trial, gpus_per_trial,
+                max_failures, workers, force) -> None:
+    """Does personality help? Every planted-effect scenario's claims checked on fresh demo corpora."""
+    quick = quick or _flag(quick_plan)
+    power = power or _flag(power_plan)
     from experiments import tracking
     from experiments.profiles import experiment_sections, load_profile
-    from experiments.testbed import TestbedSettings, run_testbed, testbed_profile
+    from experiments.testbed import TestbedSettings, run_power, run_testbed, testbed_profile
 
     protocol, folds_file = _protocol(protocol, folds_file)
+    if demo_speakers:
+        _check_speakers(demo_speakers, "--demo-speakers")
     tracking.setup_tracking(tracking_uri or None)
     library_profile, _ = load_profile(profile)
     sections = experiment_sections(profile)
     library_profile = testbed_profile(library_profile, sections.get("testbed", {}))
     settings = TestbedSettings.from_plan(
-        sections.get("testbed", {}), quick=quick, scenarios=scenarios, seeds=seeds, demo_seed=demo_seed,
+        sections.get("testbed", {}), quick=quick, power=power, scenarios=scenarios, seeds=seeds,
+        demo_seeds=_whole_numbers(demo_seeds, "--demo-seeds"), demo_speakers=demo_speakers,
         demo_profile=demo_profile, protocol=protocol, folds_file=folds_file,
         ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None,
         cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, max_failures=max_failures, workers=workers,
         force=force, k_tuning=sections.get("ablation", {}).get("k_tuning", "per_variant"))
-    run_testbed(library_profile, settings)
+    (run_power if power else run_testbed)(library_profile, settings)
 
 
 @main.command("analyze")
@@ -333,15 +374,20 @@ def analyze_cmd(ablation_run_id: str, per_speaker: int, combine: str, force: boo
               help="Which personality effects to plant (paaan/demo/scenarios.py).")
 @click.option("--workers", default=0, type=INT,
               help="Synthesis processes (0: every core, 1: this process); the files are the same for any number.")
-def demo_corpus(out: str, seed: int, profile: str, scenario: str, workers: int) -> None:
+@click.option("--speakers", default=10, type=INT, show_default=True,
+              help="IEMOCAP speakers: 10 (IEMOCAP's), 20, 40, ... (a multiple of 10: two per session, the sessions "
+                   "in five folds), each with the profile's utterances per speaker.")
+def demo_corpus(out: str, seed: int, profile: str, scenario: str, workers: int, speakers: int) -> None:
     """Write a synthetic IEMOCAP + SSPNet corpus (real wav audio) with planted personality effects."""
     import time
 
     from paaan.demo import generate_demo_corpus
 
     started = time.perf_counter()
-    path = generate_demo_corpus(out, seed=seed, profile=profile, scenario=scenario, progress=True, workers=workers)
-    click.echo(f"demo corpus ({profile}, seed {seed}, scenario {scenario}) written to {path} in "
+    _check_speakers(speakers, "--speakers")
+    path = generate_demo_corpus(out, seed=seed, profile=profile, scenario=scenario, progress=True, workers=workers,
+                                speakers=speakers)
+    click.echo(f"demo corpus ({profile}, {speakers} speakers, seed {seed}, scenario {scenario}) written to {path} in "
                f"{time.perf_counter() - started:.1f} s")
     click.echo(f"  IEMOCAP: {path / 'IEMOCAP_full_release'}\n  SSPNet:  {path / 'SSPNet'}\n"
                f"  truth:   {path / 'ground_truth.json'}")

@@ -29,7 +29,8 @@ from paaan.config import Profile  # noqa: E402
 from paaan.data.folds import Fold, make_folds  # noqa: E402
 from paaan.data.schema import EMOTIONS  # noqa: E402
 from paaan.features.store import FeatureStore  # noqa: E402
-from paaan.personality import oracle_embeddings, shuffled_embeddings  # noqa: E402
+from paaan.personality import (SHUFFLE_TRAIT, counterfactual_partners, oracle_embeddings,  # noqa: E402
+                               shuffled_embeddings)
 from paaan.report import plot_confusion  # noqa: E402
 from paaan.train import FoldResult, pick_device, train_fold  # noqa: E402
 from paaan.variants import Variant  # noqa: E402
@@ -68,17 +69,36 @@ def prepare_upstream(corpora: Corpora, profile: Profile, spaces: set[str], seed:
     return Upstream(featurize, shla, retrieve, truth)
 
 
-def personality_for(variant: Variant, k: int | None, upstream: Upstream, seed: int = 0) -> pd.DataFrame | None:
-    """Speaker -> 25-d embedding for the variant (None if it uses no personality); ``seed`` draws the shuffle."""
+def personality_for(variant: Variant, k: int | None, upstream: Upstream, seed: int = 0,
+                    fold: Fold | None = None) -> pd.DataFrame | None:
+    """Speaker -> 25-d embedding for the variant (None if it uses no personality); ``seed`` and ``fold`` draw
+    the shuffle (balanced within the fold's training and validation speakers; every speaker when no fold)."""
     if variant.personality == "none":
         return None
     if variant.personality in ("oracle", "shuffled"):
         oracle = oracle_embeddings(upstream.ground_truth or "<no ground_truth.json>")
-        return oracle if variant.personality == "oracle" else shuffled_embeddings(oracle, seed)
+        if variant.personality == "oracle":
+            return oracle
+        groups = (fold.train_speakers, fold.validation_speakers) if fold is not None else (tuple(oracle.index),)
+        return shuffled_embeddings(oracle, seed, fold.number if fold is not None else 0, groups)
     run = (upstream.retrieve or {}).get(variant.personality)
     if run is None:
         raise ValueError(f"variant {variant.name} needs a retrieve run for space {variant.personality}")
     return neighbours_of(run, upstream.featurize).embeddings(int(k))
+
+
+def counterfactual_for(variant: Variant, upstream: Upstream, store: FeatureStore) -> dict[str, str] | None:
+    """On a segment-gate demo corpus, for a variant with a personality: each speaker's session partner on the
+    other side of extraversion, whose personality the testbed's counterfactual hands it (else None)."""
+    if not variant.uses_personality or not upstream.ground_truth:
+        return None
+    truth = json.loads(Path(upstream.ground_truth).read_text())
+    segments = truth.get("iemocap", {}).get("utterance_segments") or {}
+    if not any("carrier" in info for info in segments.values()):
+        return None
+    sessions = store.utterances.drop_duplicates("speaker").set_index("speaker")["session"].to_dict()
+    traits = {s: info["traits"][SHUFFLE_TRAIT] for s, info in truth["iemocap"]["speakers"].items()}
+    return counterfactual_partners(sessions, traits)
 
 
 def fold_of(store: FeatureStore, fold: int | str | Fold, protocol: str = "session",
@@ -114,8 +134,8 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
     are logged again into this run so its curves are whole.
     """
     store = store_of(upstream.featurize)
-    personality = personality_for(variant, k, upstream, seed)
     resolved = fold_of(store, fold, protocol, folds_file)
+    personality = personality_for(variant, k, upstream, seed, resolved if isinstance(resolved, Fold) else None)
     fold_name = f"{resolved.number}-inner" if isinstance(fold, Fold) else fold
     params = {"variant": variant.name, "family": variant.family, "personality": variant.personality,
               "integration": variant.integration, "fold": fold_name, "seed": seed, "protocol": protocol,
@@ -141,7 +161,8 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
 
     try:
         result = train_fold(store, variant, resolved, profile, personality=personality, seed=seed, device=device,
-                            on_epoch=epoch_done, want_attention=want_attention, resume=resume)
+                            on_epoch=epoch_done, want_attention=want_attention, resume=resume,
+                            counterfactual=counterfactual_for(variant, upstream, store) if want_attention else None)
     finally:  # a scheduler's stop raises through on_epoch: the epochs trained so far still belong to the run
         curves.flush()
     if result.metrics:

@@ -8,6 +8,7 @@ BFI-10 trait units: it is not retrieved) and the standardisation applied before 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -55,25 +56,75 @@ def oracle_embeddings(profiles: pd.DataFrame | str | Path | dict) -> pd.DataFram
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(EMBEDDING_COLUMNS)).sort_index()
 
 
-def shuffled_embeddings(embeddings: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The same rows handed to other speakers: a seeded derangement, so no speaker keeps its own profile.
+# The trait whose sign the planted effects follow (paaan.demo.scenarios: the gates, the style blend): the
+# shuffled control hands it out so that it tells nothing about a speaker.
+SHUFFLE_TRAIT = "extraversion"
+_MAX_SHUFFLE_DRAWS = 1_000_000
+
+
+def shuffle_agreement(own: pd.Series, handed: pd.Series) -> float:
+    """The share of speakers whose handed-out profile has the sign of their own trait (``own``, ``handed``:
+    speaker -> that trait's value)."""
+    return float((np.sign(own.to_numpy()) == np.sign(handed.loc[own.index].to_numpy())).mean()) if len(own) else 0.0
+
+
+def shuffled_embeddings(embeddings: pd.DataFrame, seed: int, fold: int = 0, groups=(),
+                        trait: str = SHUFFLE_TRAIT) -> pd.DataFrame:
+    """The same rows handed to other speakers, drawn per seed and fold, so that they carry no information.
 
     The control for the oracle: the same values (so the same capacity and the same spread after
     standardisation), and a speaker-specific constant the network can memorise, but one that says nothing
-    true about the speaker. Drawn by rejection (a uniform permutation until it has no fixed point: about
-    e = 2.7 draws on average), so every derangement is equally likely.
+    true about the speaker. A permutation drawn uniformly from those that (a) leave no speaker its own row
+    (a derangement) and (b) within every group of speakers in ``groups`` (the fold's training speakers, its
+    validation speakers) hand exactly half of the group, rounded either way, a row whose ``trait`` has the
+    sign of the speaker's own (``shuffle_agreement``). Without (b) one draw can invert the sign of E for
+    most training speakers (seed 0 did for 8 of 10 speakers, all six of one fold's), and an inverted gate is
+    as learnable as the true one; with it, the sign of E a training speaker is handed is a coin toss the
+    network cannot learn a rule from. Drawn by rejection from the stream (seed, fold): another fold or seed
+    is another permutation. Speakers in no group are only deranged.
     """
     speakers = list(embeddings.index)
     if len(speakers) < 2:
         raise PaaanError(f"cannot shuffle the personalities of {len(speakers)} speaker(s) across speakers")
-    rng = np.random.default_rng([int(seed), 0x5348_5546])  # "SHUF": a stream of its own
-    while True:
+    column = f"{trait}_mean"
+    if column not in embeddings.columns:
+        raise PaaanError(f"cannot balance the shuffle on {trait}: the embeddings have no {column} column")
+    signs = np.sign(embeddings[column].to_numpy())
+    position = {speaker: i for i, speaker in enumerate(speakers)}
+    members = []
+    for group in groups:
+        missing = sorted(set(group) - set(position))
+        if missing:
+            raise PaaanError(f"cannot shuffle for speakers without a profile: {missing[:5]}")
+        members.append(np.array([position[s] for s in sorted(set(group))], dtype=np.int64))
+    rng = np.random.default_rng([int(seed), int(fold), 0x5348_5546])  # "SHUF": a stream of its own
+    identity = np.arange(len(speakers))
+    for _ in range(_MAX_SHUFFLE_DRAWS):
         order = rng.permutation(len(speakers))
-        if not np.any(order == np.arange(len(speakers))):
+        if np.any(order == identity):
+            continue
+        agree = signs[order] == signs
+        if all(int(agree[m].sum()) in (len(m) // 2, (len(m) + 1) // 2) for m in members):
             break
+    else:
+        raise PaaanError(f"no derangement of {len(speakers)} speakers hands half of each group a profile with its "
+                         f"own sign of {trait} (groups of {[len(m) for m in members]})")
     shuffled = embeddings.iloc[order].copy()
     shuffled.index = embeddings.index
     return shuffled
+
+
+def counterfactual_partners(sessions: Mapping[str, int], traits: Mapping[str, float]) -> dict[str, str]:
+    """Speaker -> the speaker of its session on the other side of ``traits`` (speaker -> extraversion, say):
+    whose personality a test speaker is handed in the testbed's counterfactual (``paaan.testbed``). A speaker
+    whose session has no single such partner is left out."""
+    partners = {}
+    for speaker, session in sessions.items():
+        other = [s for s, n in sessions.items() if n == session and s != speaker
+                 and np.sign(traits[s]) == -np.sign(traits[speaker]) != 0]
+        if len(other) == 1:
+            partners[speaker] = other[0]
+    return partners
 
 
 def standardise(embeddings: pd.DataFrame, train_speakers) -> pd.DataFrame:

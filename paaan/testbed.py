@@ -1,20 +1,27 @@
 """The testbed's measurements: a scenario's claims evaluated on its trials, where attention goes, the figures.
 
 A scenario of ``paaan.demo.scenarios`` plants an effect and predicts what the variants should do with it.
-Its ``Claim`` rows ("a > b", a's same-score baseline b) are paired UAR differences, tested as every
-comparison in ``paaan.report`` (paired on fold and seed, tested over the fold means). Its
-``AttentionClaim`` rows (segment gates) say where a variant's audio attention goes: for every test utterance
-the carrier segment's share of the attention the two segments get (``carrier_shares``), averaged per fold
-over the utterances of speakers with one sign of extraversion, tested against 0.5 over the folds.
+Every claim is a paired difference ("a - b": a personality variant against its same-score baseline, or
+against the control), measured per trial cell (draw, fold, seed), averaged over the seeds of a unit and
+tested over the units. A unit is one fold of one corpus draw: seeds of a fold share its test speakers and
+its training data, so they are not independent replicates, but folds of different draws are independent
+corpora. The kinds of claims:
 
-The verdicts, one per claim:
+- ``uar``: the UAR difference a - b (``Claim``);
+- ``attention`` (segment gates): the carrier segment's share of the audio attention its two segments get,
+  per sign of extraversion, or the sign contrast of the first segment's share (E > 0 minus E < 0), each
+  minus the baseline's on the same utterances (``AttentionClaim``; ``carrier_shares``);
+- ``counterfactual`` (segment gates): the share of test utterances whose prediction moves to the other
+  segment's emotion when the speaker is handed its session partner's personality, minus the control's
+  (``CounterfactualClaim``; ``counterfactual_moves``).
 
-- ``held`` (the claim's own reading): ``greater`` holds when the 95% CI lies above the null (0 for a UAR
-  difference, 0.5 for an attention share); ``not_greater`` holds when the 95% CI includes the null or lies
-  below it (uncorrected, so a spurious gain is caught as easily as possible);
-- ``held_holm`` (the run as one family): the same, but a ``greater`` claim also needs its Holm-corrected
-  p-value over every claim of the run below 0.05. With five folds (4 df) and a dozen claims this is strict:
-  a CI well above zero can still miss it, which the table then shows beside ``held``.
+The outcome of a claim (``judge``), in this order: ``greater`` when the 95% CI of the mean difference lies
+above 0; ``less`` when it lies below 0; ``equivalent`` when the 90% CI lies inside +- ``margin`` (two
+one-sided t-tests at 5%, TOST: evidence that any effect is smaller than the margin); ``inconclusive``
+otherwise. A claim ``held`` when its outcome is the predicted one: a predicted null needs ``equivalent``, so a
+noisy comparison whose CI merely touches 0 no longer passes for one. ``held_holm``: held, and the p-value of
+the predicted test (the t-test's for ``greater``, TOST's for ``equivalent``) Holm-corrected over every row of
+the run below 0.05.
 
 Pure pandas/numpy/scipy/matplotlib, no MLflow: ``experiments/testbed.py`` feeds it the trials' results.
 """
@@ -33,12 +40,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from paaan.report import holm, paired_comparison  # noqa: E402
+from paaan.report import holm  # noqa: E402
 
 STEP_SECONDS = 0.04  # one BLSTM time step (paper II-B1)
 ALPHA = 0.05
-VERDICT_COLUMNS = ["scenario", "claim", "kind", "expect", "estimate", "ci_low", "ci_high", "p", "p_holm", "folds",
-                   "seeds", "held", "held_holm"]
+OUTCOMES = ("greater", "less", "equivalent", "inconclusive")
+CELL = ["draw", "fold", "seed"]  # a trial cell; a unit is (draw, fold)
+VERDICT_COLUMNS = ["scenario", "claim", "kind", "draws", "expect", "outcome", "estimate", "ci_low", "ci_high",
+                   "ci90_low", "ci90_high", "margin", "p", "p_holm", "a_mean", "b_mean", "units", "seeds", "held",
+                   "held_holm"]
 
 
 def carrier_shares(attention: pd.DataFrame, segments: Mapping[str, dict], step_seconds: float = STEP_SECONDS) -> pd.DataFrame:
@@ -66,90 +76,214 @@ def carrier_shares(attention: pd.DataFrame, segments: Mapping[str, dict], step_s
     return pd.DataFrame(rows, columns=["utterance_id", "carrier", "share", "first_share"])
 
 
-def _verdict(expect: str, low: float, null: float, p_holm: float | None = None) -> bool:
-    """The module docstring's rule; with ``p_holm`` the family-wise one."""
-    if expect == "greater":
-        return bool(np.isfinite(low) and low > null and (p_holm is None or p_holm < ALPHA))
-    return bool(not np.isfinite(low) or low <= null)
+def counterfactual_moves(predictions: pd.DataFrame, segments: Mapping[str, dict]) -> pd.DataFrame:
+    """Per gated test utterance: did the prediction move to the other segment's emotion when the speaker was
+    handed its partner's personality (``prediction`` -> ``counterfactual``)?
+
+    ``predictions``: utterance_id, prediction, counterfactual (a trial's predictions.csv); ``segments``: the
+    ground truth's ``utterance_segments``. An utterance moves when its counterfactual prediction differs from
+    its prediction and is the emotion of the segment that is not the carrier. Returns utterance_id, moved
+    (bool), carrier_predicted (the prediction was the carrier's emotion).
+    """
+    rows = []
+    for row in predictions.itertuples():
+        info = segments.get(row.utterance_id)
+        if not info or "carrier" not in info or len(info.get("segments", ())) != 2:
+            continue
+        carrier = int(info["carrier"])
+        carried, other = info["segments"][carrier]["emotion"], info["segments"][1 - carrier]["emotion"]
+        rows.append({"utterance_id": row.utterance_id,
+                     "moved": bool(row.counterfactual != row.prediction and row.counterfactual == other),
+                     "carrier_predicted": bool(row.prediction == carried)})
+    return pd.DataFrame(rows, columns=["utterance_id", "moved", "carrier_predicted"])
 
 
-def claim_rows(scenario: str, claims, results: pd.DataFrame) -> list[dict]:
-    """One row per UAR claim whose two variants both ran (estimate: mean paired difference a - b)."""
+# --- the statistics --------------------------------------------------------------------------------------
+
+
+def unit_means(cells: pd.DataFrame, value: str = "difference") -> pd.Series:
+    """Mean of ``value`` per unit (draw, fold), over the unit's seeds; cells without a draw are one draw."""
+    cells = cells if "draw" in cells else cells.assign(draw=0)
+    return cells.groupby(["draw", "fold"], sort=True)[value].mean()
+
+
+def tost_p(values, margin: float) -> float:
+    """The p-value of two one-sided t-tests that the mean of ``values`` lies inside (-margin, +margin): the
+    larger of the two one-sided p-values (Schuirmann 1987). It is below 0.05 exactly when the 90% t CI lies
+    inside the margin. Without spread: 0 when the value is inside, 1 when not."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2 or np.ptp(x) == 0:
+        return 0.0 if len(x) and abs(x[0]) < margin else 1.0
+    lower = stats.ttest_1samp(x, -margin, alternative="greater").pvalue
+    upper = stats.ttest_1samp(x, margin, alternative="less").pvalue
+    return float(max(lower, upper))
+
+
+def judge(values, expect: str, margin: float) -> dict:
+    """The outcome of a claim on its unit differences (module docstring) with its CIs and predicted test's p."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    out = {"estimate": float(x.mean()) if len(x) else math.nan, "units": int(len(x)), "margin": float(margin)}
+    if len(x) >= 2 and np.ptp(x) > 0:
+        test = stats.ttest_1samp(x, 0.0)
+        ci95, ci90 = test.confidence_interval(0.95), test.confidence_interval(0.90)
+        out |= {"ci_low": float(ci95.low), "ci_high": float(ci95.high), "ci90_low": float(ci90.low),
+                "ci90_high": float(ci90.high), "p_greater": float(test.pvalue)}
+    else:  # one unit, or no spread: the interval is the value itself (no evidence either way from one unit)
+        value = out["estimate"]
+        out |= {"ci_low": value, "ci_high": value, "ci90_low": value, "ci90_high": value,
+                "p_greater": 1.0 if len(x) < 2 or value == 0 else 0.0}
+        if len(x) < 2:
+            out |= {"ci_low": math.nan, "ci_high": math.nan, "ci90_low": math.nan, "ci90_high": math.nan}
+    out["p_equivalent"] = tost_p(x, margin) if len(x) >= 2 else 1.0
+    if np.isfinite(out["ci_low"]) and out["ci_low"] > 0:
+        outcome = "greater"
+    elif np.isfinite(out["ci_high"]) and out["ci_high"] < 0:
+        outcome = "less"
+    elif out["p_equivalent"] < ALPHA:
+        outcome = "equivalent"
+    else:
+        outcome = "inconclusive"
+    out["outcome"] = outcome
+    out["p"] = out["p_greater"] if expect == "greater" else out["p_equivalent"]
+    return out
+
+
+def _row(scenario: str, text: str, kind: str, expect: str, cells: pd.DataFrame, margin: float,
+         draws: str) -> dict:
+    """A verdict row from paired cells (draw, fold, seed, a, b)."""
+    cells = cells.assign(difference=cells["a"] - cells["b"])
+    verdict = judge(unit_means(cells).to_numpy(), expect, margin)
+    return {"scenario": scenario, "claim": text, "kind": kind, "draws": draws, "expect": expect,
+            **{k: verdict[k] for k in ("outcome", "estimate", "ci_low", "ci_high", "ci90_low", "ci90_high",
+                                       "margin", "p", "units")},
+            "a_mean": float(cells["a"].mean()), "b_mean": float(cells["b"].mean()),
+            "seeds": int(cells["seed"].nunique())}
+
+
+def paired_cells(frame: pd.DataFrame, a: str, b: str, value: str, keys: list[str]) -> pd.DataFrame:
+    """Cells of variant a and variant b side by side (columns a, b), matched on ``keys``."""
+    frame = frame if "draw" in frame else frame.assign(draw=0)
+    left = frame[frame["variant"] == a].set_index(keys)[value]
+    right = frame[frame["variant"] == b].set_index(keys)[value]
+    both = left.index.intersection(right.index)
+    return pd.DataFrame({"a": left.loc[both], "b": right.loc[both]}).reset_index()
+
+
+def draws_label(frame: pd.DataFrame) -> str:
+    draws = sorted(set(frame["draw"])) if "draw" in frame else [0]
+    return ",".join(str(int(d)) for d in draws)
+
+
+def claim_rows(scenario: str, claims, results: pd.DataFrame, margin: float) -> list[dict]:
+    """One row per UAR claim whose two variants both ran (``results``: variant, [draw,] fold, seed, uar)."""
     rows = []
     for claim in claims:
-        c = paired_comparison(results, claim.a, claim.b)
-        if c is None:
-            continue
-        rows.append({"scenario": scenario, "claim": claim.text, "kind": "uar", "expect": claim.expect,
-                     "estimate": c["mean_difference"], "ci_low": c["ci_low"], "ci_high": c["ci_high"],
-                     "p": c["t_test_p"], "folds": c["folds"], "seeds": c["seeds"], "null": 0.0})
+        cells = paired_cells(results, claim.a, claim.b, "uar", CELL)
+        if cells["fold"].nunique() >= 1 and len(cells):
+            rows.append(_row(scenario, claim.text, "uar", claim.expect, cells, margin, draws_label(results)))
     return rows
 
 
-def attention_rows(scenario: str, claims, shares: pd.DataFrame) -> list[dict]:
-    """One row per attention claim: the carrier's mean share over the sign's utterances, tested over folds.
+def attention_cells(shares: pd.DataFrame) -> pd.DataFrame:
+    """Per trial cell and variant: the carrier's mean share for each sign ("carrier+", "carrier-") and the
+    sign contrast of the first segment's share ("contrast": mean over E > 0 minus mean over E < 0)."""
+    shares = shares if "draw" in shares else shares.assign(draw=0)
+    keys = ["variant", *CELL]
+    by_sign = shares.groupby([*keys, "sign"])[["share", "first_share"]].mean().unstack("sign")
+    out = pd.DataFrame(index=by_sign.index)
+    for sign in ("+", "-"):
+        out[f"carrier{sign}"] = by_sign[("share", sign)] if ("share", sign) in by_sign else math.nan
+    if ("first_share", "+") in by_sign and ("first_share", "-") in by_sign:
+        out["contrast"] = by_sign[("first_share", "+")] - by_sign[("first_share", "-")]
+    else:
+        out["contrast"] = math.nan
+    return out.reset_index()
 
-    ``shares``: carrier_shares rows with variant, fold, seed and sign ("+" / "-") of the utterance's speaker.
-    """
+
+def attention_rows(scenario: str, claims, shares: pd.DataFrame, margin: float) -> list[dict]:
+    """One row per attention claim: the variant's measure minus its baseline's, paired on (draw, fold, seed).
+
+    ``shares``: carrier_shares rows with variant, [draw,] fold, seed and sign ("+" / "-") of the speaker."""
+    cells = attention_cells(shares)
     rows = []
     for claim in claims:
-        mine = shares[(shares["variant"] == claim.variant) & (shares["sign"] == claim.sign)]
-        if mine.empty:
-            continue
-        per_cell = mine.groupby(["fold", "seed"])["share"].mean().rename("share").reset_index()
-        per_fold = per_cell.groupby("fold")["share"].mean().to_numpy()
-        estimate, low, high, p = float(per_cell["share"].mean()), math.nan, math.nan, math.nan
-        if len(per_fold) >= 2 and np.ptp(per_fold) > 0:
-            test = stats.ttest_1samp(per_fold, 0.5)
-            ci = test.confidence_interval(0.95)
-            low, high, p = float(ci.low), float(ci.high), float(test.pvalue)
-        rows.append({"scenario": scenario, "claim": claim.text, "kind": "attention", "expect": claim.expect,
-                     "estimate": estimate, "ci_low": low, "ci_high": high, "p": p, "folds": len(per_fold),
-                     "seeds": int(per_cell["seed"].nunique()), "null": 0.5})
+        value = "contrast" if claim.measure == "contrast" else f"carrier{claim.sign}"
+        paired = paired_cells(cells.dropna(subset=[value]), claim.variant, claim.baseline, value, CELL)
+        if len(paired):
+            rows.append(_row(scenario, claim.text, "attention", claim.expect, paired, margin, draws_label(shares)))
+    return rows
+
+
+def counterfactual_rows(scenario: str, claims, moves: pd.DataFrame, margin: float) -> list[dict]:
+    """One row per counterfactual claim: the variant's share of moved predictions minus the control's.
+
+    ``moves``: counterfactual_moves rows with variant, [draw,] fold, seed."""
+    moves = moves if "draw" in moves else moves.assign(draw=0)
+    rates = moves.groupby(["variant", *CELL])["moved"].mean().rename("moved").reset_index()
+    rows = []
+    for claim in claims:
+        paired = paired_cells(rates, claim.variant, claim.control, "moved", CELL)
+        if len(paired):
+            rows.append(_row(scenario, claim.text, "counterfactual", claim.expect, paired, margin,
+                             draws_label(moves)))
     return rows
 
 
 def verdicts(rows: list[dict]) -> pd.DataFrame:
-    """The verdict table: Holm over every row's p, then ``held`` per the module docstring's rule."""
+    """The verdict table: Holm over every row's p, then ``held`` and ``held_holm`` (module docstring)."""
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=VERDICT_COLUMNS)
     table["p_holm"] = holm(table["p"])
-    table["held"] = [_verdict(r.expect, r.ci_low, r.null) for r in table.itertuples()]
-    table["held_holm"] = [_verdict(r.expect, r.ci_low, r.null, r.p_holm) for r in table.itertuples()]
+    table["held"] = table["outcome"] == table["expect"]
+    table["held_holm"] = table["held"] & (table["p_holm"] < ALPHA)
     return table[VERDICT_COLUMNS]
 
 
-def verdicts_markdown(table: pd.DataFrame, seconds: float | None = None) -> str:
+def _number(kind: str, value: float) -> str:
+    return "-" if not np.isfinite(value) else f"{value:+.3f}"
+
+
+def verdicts_markdown(table: pd.DataFrame, seconds: float | None = None, design_draw: int | None = 0) -> str:
+    margin = float(table["margin"].iloc[0]) if len(table) else math.nan
     lines = ["# Testbed verdicts: does personality help?", "",
-             "Each claim is a prediction of the scenario table (paaan/demo/scenarios.py). UAR claims: the mean "
-             "paired UAR difference a - b (b: a's same-score baseline), paired on fold and seed, tested over the "
-             "fold means. Attention claims: the carrier segment's share of the audio attention its two segments "
-             "get (0.5: no preference). `held`: a `greater` claim holds when its 95% CI is above the null, a "
-             "`not_greater` claim when its 95% CI includes the null or lies below. `held (Holm)`: a `greater` "
-             "claim also needs its Holm-corrected p < 0.05 over every claim of the run.", "",
-             "| scenario | claim | expect | estimate | 95% CI | p | p (Holm) | folds x seeds | held | held (Holm) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "Each claim is a prediction of the scenario table (paaan/demo/scenarios.py): a paired difference "
+             "(UAR: the variant minus its same-score baseline; attention: the variant's carrier share or sign "
+             "contrast minus its baseline's; counterfactual: the share of predictions that move to the other "
+             "segment's emotion with the partner's personality, minus the control's), averaged over the seeds of "
+             "each unit (a fold of one corpus draw) and tested over the units. Outcome: `greater` (95% CI above "
+             f"0), `less` (below 0), `equivalent` (90% CI inside +-{margin:.3f}: two one-sided tests), else "
+             "`inconclusive`. A claim holds when its outcome is the predicted one; `held (Holm)` also needs the "
+             "predicted test's p Holm-corrected over every row below 0.05."]
+    if design_draw is not None:
+        lines += ["", f"Draws: the corpus draw the design was tuned on (demo seed {design_draw}) is reported apart "
+                  "from the draws it never saw."]
+    lines += ["", "| scenario | claim | draws | expect | outcome | estimate | 95% CI | 90% CI | p (Holm) | a / b | "
+              "units x seeds | held | held (Holm) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        ci = f"{r.ci_low:+.3f} to {r.ci_high:+.3f}" if r.kind == "uar" else f"{r.ci_low:.3f} to {r.ci_high:.3f}"
-        estimate = f"{r.estimate:+.3f}" if r.kind == "uar" else f"{r.estimate:.3f}"
-        lines.append(f"| {r.scenario} | {r.claim} | {r.expect} | {estimate} | {ci} | {r.p:.3g} | {r.p_holm:.3g} | "
-                     f"{r.folds} x {r.seeds} | {'yes' if r.held else '**no**'} | {'yes' if r.held_holm else 'no'} |")
+        lines.append(f"| {r.scenario} | {r.claim} | {r.draws} | {r.expect} | {r.outcome} | {_number(r.kind, r.estimate)} | "
+                     f"{_number(r.kind, r.ci_low)} to {_number(r.kind, r.ci_high)} | "
+                     f"{_number(r.kind, r.ci90_low)} to {_number(r.kind, r.ci90_high)} | {r.p_holm:.3g} | "
+                     f"{r.a_mean:.3f} / {r.b_mean:.3f} | {r.units} x {r.seeds} | {'yes' if r.held else '**no**'} | "
+                     f"{'yes' if r.held_holm else 'no'} |")
     if seconds is not None:
         lines += ["", f"Wall time: {seconds / 60:.1f} min."]
     return "\n".join(lines) + "\n"
 
 
 def differences_from(results: pd.DataFrame, baseline: str = "IA+T") -> pd.DataFrame:
-    """Every other variant's paired UAR difference from ``baseline`` (estimate and 95% CI)."""
+    """Every other variant's paired UAR difference from ``baseline`` (estimate and 95% CI over the units)."""
     rows = []
     for variant in results["variant"].unique():
         if variant == baseline:
             continue
-        c = paired_comparison(results, variant, baseline)
-        if c:
-            rows.append({"variant": variant, "estimate": c["mean_difference"], "ci_low": c["ci_low"],
-                         "ci_high": c["ci_high"]})
+        cells = paired_cells(results, variant, baseline, "uar", CELL)
+        if cells.empty:
+            continue
+        verdict = judge(unit_means(cells.assign(difference=cells["a"] - cells["b"])).to_numpy(), "greater", 0.0)
+        rows.append({"variant": variant, "estimate": verdict["estimate"], "ci_low": verdict["ci_low"],
+                     "ci_high": verdict["ci_high"]})
     return pd.DataFrame(rows, columns=["variant", "estimate", "ci_low", "ci_high"])
 
 
@@ -179,8 +313,8 @@ def plot_differences(per_scenario: Mapping[str, pd.DataFrame], path: str | Path,
 
 
 def plot_carrier_attention(shares: pd.DataFrame, path: str | Path, title: str) -> Path:
-    """Bars: the carrier's share of the audio attention per variant and sign of extraversion (mean over fold
-    means, with the range of the fold means); 0.5 is no preference."""
+    """Bars: the carrier's share of the audio attention per variant and sign of extraversion (mean over unit
+    means, with the range of the unit means: a unit is a fold of one draw); 0.5 is no preference."""
     path = Path(path)
     variants = sorted(shares["variant"].unique())
     fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(variants) + 1.5), 3.6), dpi=120)
@@ -189,7 +323,8 @@ def plot_carrier_attention(shares: pd.DataFrame, path: str | Path, title: str) -
         means, lows, highs = [], [], []
         for variant in variants:
             mine = shares[(shares["variant"] == variant) & (shares["sign"] == sign)]
-            folds = mine.groupby(["fold", "seed"])["share"].mean().groupby("fold").mean()
+            mine = mine if "draw" in mine else mine.assign(draw=0)
+            folds = mine.groupby(CELL)["share"].mean().groupby(["draw", "fold"]).mean()
             means.append(float(folds.mean()) if len(folds) else math.nan)
             lows.append(float(folds.mean() - folds.min()) if len(folds) else 0.0)
             highs.append(float(folds.max() - folds.mean()) if len(folds) else 0.0)

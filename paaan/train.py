@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -271,7 +271,7 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
 def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fold, profile: Profile,
                personality: pd.DataFrame | None = None, seed: int = 0, device: str | None = None,
                on_epoch: Callable[[dict, Callable[[], dict]], None] | None = None, want_attention: bool = True,
-               resume: dict | None = None) -> FoldResult:
+               resume: dict | None = None, counterfactual: Mapping[str, str] | None = None) -> FoldResult:
     """Train ``variant`` on one fold and score its test speakers.
 
     ``fold``: a ``Fold`` (any protocol, or an inner split for k tuning), a leave-one-session-out fold number
@@ -279,6 +279,9 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
     validation and nothing to test (the ablation sets those epochs from the folds' chosen epochs).
     ``personality``: speaker -> 25-d embedding (``paaan.personality.EMBEDDING_COLUMNS``) for variants that
     use one; it is standardised with the training speakers' statistics. ``on_epoch`` / ``resume``: see ``fit``.
+    ``counterfactual`` (speaker -> partner, ``paaan.personality.counterfactual_partners``): the test speakers
+    are scored a second time, each handed its partner's embedding, and ``predictions`` gains the column
+    ``counterfactual`` (the prediction then); speakers without a partner keep their own. Nothing else changes.
     """
     started = time.perf_counter()
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
@@ -331,6 +334,12 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
         })
         att_a = _attention_frame(data, audio_alpha, "step")
         att_t = _attention_frame(data, text_alpha, "position")
+        if counterfactual and variant.uses_personality:
+            handed = as_array(scaled, [counterfactual.get(s, s) for s in data.speakers])
+            cf_rows, cf_probs, _, _, _ = _evaluate(model, data, test_rows, handed,
+                                                   max(profile.train.batch_size, EVAL_BATCH), device_, False)
+            order = {row: i for i, row in enumerate(cf_rows)}
+            predictions["counterfactual"] = [EMOTIONS[cf_probs[order[row]].argmax()] for row in rows]
     return FoldResult(
         variant=variant.name, fold=fold_id, seed=seed, metrics=metrics, history=history, best_epoch=best_epoch,
         predictions=predictions, attention_audio=att_a, attention_text=att_t, confusion=matrix,

@@ -184,29 +184,38 @@ def test_testbed_quick_end_to_end_logs_verdicts_and_reuses_itself(tmp_path):
     print(f"testbed --quick on tiny corpora: {time.time() - started:.0f} s")
     counts = _statuses(uri)
     assert not [k for k in counts if k[1] == "RUNNING"], counts
-    assert counts[("testbed", "FINISHED")] == 1 and counts[("scenario", "FINISHED")] == 2
-    assert counts[("trial", "FINISHED")] == 2 * 5 * 5 * 2  # scenarios x variants x folds x seeds; nothing registered
-    assert counts[("summary", "FINISHED")] == 2 * 5
+    # two scenarios x two corpus draws (the design draw 0 and a fresh one), one seed each
+    assert counts[("testbed", "FINISHED")] == 1 and counts[("scenario", "FINISHED")] == 2 * 2
+    assert counts[("trial", "FINISHED")] == 2 * 2 * 5 * 5  # scenarios x draws x variants x folds; nothing registered
+    assert counts[("summary", "FINISHED")] == 2 * 2 * 5
     runs = all_runs(uri)
     parent = next(r for r in runs if r.data.tags.get("paaan.step") == "testbed")
-    scenarios = {r.data.tags["paaan.scenario"]: r for r in runs if r.data.tags.get("paaan.step") == "scenario"}
-    assert set(scenarios) == {"none", "segment_gate"}
+    scenarios = {(r.data.tags["paaan.scenario"], r.data.tags["paaan.draw"]): r for r in runs
+                 if r.data.tags.get("paaan.step") == "scenario"}
+    assert set(scenarios) == {("none", "0"), ("none", "1"), ("segment_gate", "0"), ("segment_gate", "1")}
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in scenarios.values())
     trials = [r for r in runs if r.data.tags.get("paaan.step") == "trial"]
     assert {r.data.tags["mlflow.parentRunId"] for r in trials} == {r.info.run_id for r in scenarios.values()}
     client = MlflowClient(uri)
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"verdicts.csv", "verdicts.md", "differences.png", "segment_gate_attention_carrier.png"} <= artifacts
-    verdicts = pd.read_csv(client.download_artifacts(parent.info.run_id, "verdicts.csv", str(tmp_path)))
-    assert list(verdicts.columns[:6]) == ["scenario", "claim", "kind", "expect", "estimate", "ci_low"]
-    assert {"scenario", "claim", "estimate", "ci_low", "ci_high", "held"} <= set(verdicts.columns)
+    assert {"verdicts.csv", "verdicts.md", "differences.png", "segment_gate_attention_carrier.png",
+            "segment_gate_counterfactual.csv"} <= artifacts
+    verdicts = pd.read_csv(client.download_artifacts(parent.info.run_id, "verdicts.csv", str(tmp_path)),
+                           dtype={"draws": str})
+    assert list(verdicts.columns[:6]) == ["scenario", "claim", "kind", "draws", "expect", "outcome"]
+    assert {"estimate", "ci_low", "ci_high", "ci90_low", "ci90_high", "margin", "held"} <= set(verdicts.columns)
+    assert set(verdicts["outcome"]) <= {"greater", "less", "equivalent", "inconclusive"}
+    assert set(verdicts["draws"]) == {"0", "1"}  # the design draw apart from the fresh one
     # the quick plan's variants cover these claims of the table (the others name variants it does not run)
     assert set(zip(verdicts["scenario"], verdicts["claim"])) >= {
         ("none", "PAaAN+_oracle > IA+T+"), ("none", "PAaAN_oracle > IA+T"), ("none", "PAaAN+_shuffled > IA+T+"),
         ("segment_gate", "PAaAN+_oracle > IA+T+"), ("segment_gate", "PAaAN_oracle > IA+T"),
         ("segment_gate", "PAaAN+_shuffled > IA+T+"),
-        ("segment_gate", "PAaAN+_oracle attends to the carrier (E > 0)"),
-        ("segment_gate", "PAaAN+_oracle attends to the carrier (E < 0)")}
+        ("segment_gate", "PAaAN+_oracle attends to the carrier more than IA+T+ (E > 0)"),
+        ("segment_gate", "PAaAN+_oracle attends to the carrier more than IA+T+ (E < 0)"),
+        ("segment_gate", "PAaAN+_oracle moves attention with the sign of E more than IA+T+"),
+        ("segment_gate", "PAaAN+_oracle switches with the partner's personality more than PAaAN+_shuffled"),
+        ("segment_gate", "PAaAN_oracle switches with the partner's personality more than PAaAN+_shuffled")}
     assert verdicts["held"].isin([True, False]).all()
     # the same command again: the finished testbed is reported, nothing is trained
     again = subprocess.run(command, cwd=REPO, env=child_env(tmp_path, uri), capture_output=True, text=True, timeout=300)

@@ -63,12 +63,13 @@ def test_every_row_has_a_unique_name_and_slug_and_well_formed_claims():
     for s in SCENARIOS:
         assert s.claims and s.description
         for claim in s.claims:
-            assert claim.expect in ("greater", "not_greater") and claim.why and claim.text == f"{claim.a} > {claim.b}"
+            assert claim.expect in ("greater", "equivalent") and claim.why and claim.text == f"{claim.a} > {claim.b}"
         assert json.loads(json.dumps(s.as_dict())) == s.as_dict()  # goes into ground_truth.json as it is
 
 
 def test_knobs_are_every_field_but_name_description_and_claims():
-    fields = {f.name for f in dataclasses.fields(Scenario)} - {"name", "description", "claims", "attention_claims"}
+    fields = {f.name for f in dataclasses.fields(Scenario)} - {"name", "description", "claims", "attention_claims",
+                                                                "counterfactual_claims"}
     for s in SCENARIOS:
         assert set(s.knobs()) == fields
     assert get_scenario("segment_gate_75").knobs() == {
@@ -100,17 +101,26 @@ def test_claims_of_each_row():
     def claims(name):
         return {(c.text, c.expect) for c in get_scenario(name).claims}
 
-    assert claims("input_flip") == {("P-T_oracle > IA+T", "greater"), ("PAaAN_oracle > IA+T", "not_greater"),
-                                    ("PAaAN+_oracle > IA+T+", "not_greater")}
-    assert {e for _, e in claims("none")} == {"not_greater"} and len(claims("none")) == 7
+    assert claims("input_flip") == {("P-T_oracle > IA+T", "greater"), ("PAaAN_oracle > IA+T", "equivalent"),
+                                    ("PAaAN+_oracle > IA+T+", "equivalent")}
+    assert {e for _, e in claims("none")} == {"equivalent"} and len(claims("none")) == 7
     assert claims("segment_gate") == {
         ("PAaAN+_oracle > IA+T+", "greater"), ("PAaAN_oracle > IA+T", "greater"),
-        ("PAaAN+_shuffled > IA+T+", "not_greater"), ("P-T_oracle > IA+T", "greater"),
+        ("PAaAN+_shuffled > IA+T+", "equivalent"), ("P-T_oracle > IA+T", "greater"),
         ("P-D_oracle > IA+T", "greater"), ("PAaAN+_PP > IA+T+", "greater")}
     assert claims("segment_gate_75") == {("PAaAN+_oracle > IA+T+", "greater"),
-                                         ("PAaAN+_shuffled > IA+T+", "not_greater")}
-    assert claims("modality_gate") == {("PAaAN_oracle > IA+T", "not_greater"),
-                                       ("PAaAN+_oracle > IA+T+", "not_greater"), ("P-D_oracle > IA+T", "not_greater")}
+                                         ("PAaAN+_shuffled > IA+T+", "equivalent")}
+    assert claims("modality_gate") == {("PAaAN_oracle > IA+T", "equivalent"),
+                                       ("PAaAN+_oracle > IA+T+", "equivalent"), ("P-D_oracle > IA+T", "equivalent")}
+    # the segment gates also ask where attention goes (against the baseline's) and whether the prediction
+    # follows the personality handed to it (against the shuffled control)
+    gate = get_scenario("segment_gate")
+    assert {(c.measure, c.sign) for c in gate.attention_claims} == {("carrier", "+"), ("carrier", "-"), ("contrast", None)}
+    assert {c.baseline for c in gate.attention_claims} == {"IA+T+"}
+    assert {c.variant for c in gate.counterfactual_claims} == {"PAaAN+_oracle", "PAaAN_oracle", "P-T_oracle",
+                                                                "P-D_oracle", "PAaAN+_PP"}
+    assert {c.control for c in gate.counterfactual_claims} == {"PAaAN+_shuffled"}
+    assert [c.variant for c in get_scenario("segment_gate_75").counterfactual_claims] == ["PAaAN+_oracle"]
 
 
 def test_unknown_scenario_names_the_known_ones():

@@ -135,13 +135,64 @@ def test_alignment_dropout_of_every_batch_trains_the_time_average_fallback(tiny_
 
 def test_the_shuffled_control_hands_every_speaker_another_speakers_profile(tiny_corpus):
     oracle = oracle_embeddings(tiny_corpus / "ground_truth.json")
-    a, b, other = (shuffled_embeddings(oracle, seed) for seed in (3, 3, 4))
+    a, b, other, other_fold = (shuffled_embeddings(oracle, seed, fold) for seed, fold in ((3, 1), (3, 1), (4, 1), (3, 2)))
     pd.testing.assert_frame_equal(a, b)  # seeded
-    assert not a.equals(other)
+    assert not a.equals(other) and not a.equals(other_fold)  # a permutation per seed and per fold
     assert list(a.index) == list(oracle.index)
     for speaker in oracle.index:  # a derangement: nobody keeps their own row, every row is someone's
         assert not a.loc[speaker].equals(oracle.loc[speaker])
     assert sorted(map(tuple, a.to_numpy())) == sorted(map(tuple, oracle.to_numpy()))
+
+
+def _session_table(speakers) -> pd.DataFrame:
+    """One row per speaker with its session: enough for the session protocol's folds."""
+    return pd.DataFrame({"speaker": [s.id for s in speakers], "session": [int(s.id[3:5]) for s in speakers],
+                         "utterance_id": [s.id for s in speakers]})
+
+
+@pytest.mark.parametrize("speakers", [10, 20, 40])
+def test_the_shuffled_control_hands_half_of_every_folds_training_speakers_their_own_sign_of_extraversion(speakers):
+    from paaan.data.folds import leave_one_session_out
+    from paaan.demo import plan
+    from paaan.demo.scenarios import SCENARIOS
+    from paaan.personality import shuffle_agreement
+
+    for design in sorted({s.traits for s in SCENARIOS}):  # every scenario's corpus: its trait design
+        for corpus_seed in range(3):
+            people = plan.iemocap_speakers(corpus_seed, 0.2, design, speakers)
+            truth = pd.DataFrame({s.id: s.traits for s in people}).T
+            oracle = oracle_embeddings(truth)
+            folds = leave_one_session_out(_session_table(people))
+            assert len(folds) == 5
+            drawn = []
+            for fold in folds:
+                for seed in range(3):
+                    shuffled = shuffled_embeddings(oracle, seed, fold.number,
+                                                   (fold.train_speakers, fold.validation_speakers))
+                    for group in (fold.train_speakers, fold.validation_speakers):
+                        share = shuffle_agreement(oracle.loc[list(group), "extraversion_mean"],
+                                                  shuffled["extraversion_mean"])
+                        n = len(group)
+                        assert share * n in (n // 2, (n + 1) // 2), (design, corpus_seed, fold.number, seed, share)
+                    assert not (shuffled.to_numpy() == oracle.to_numpy()).all(axis=1).any()  # still a derangement
+                    drawn.append(tuple(shuffled["extraversion_mean"]))
+            assert len(set(drawn)) > len(drawn) // 2  # folds and seeds draw different permutations
+
+
+def test_the_unbalanced_shuffle_of_seed_0_inverted_extraversion_for_most_speakers():
+    """Why the shuffle is balanced: the plain derangement seed 0 drew (the old control) handed 8 of the 10
+    speakers of segment_gate's corpus a profile of the opposite sign of E."""
+    from paaan.demo import plan
+
+    people = plan.iemocap_speakers(0, 0.2, "paired")
+    oracle = oracle_embeddings(pd.DataFrame({s.id: s.traits for s in people}).T)
+    rng = np.random.default_rng([0, 0x5348_5546])  # the old stream: the seed alone
+    while True:
+        order = rng.permutation(len(oracle))
+        if not np.any(order == np.arange(len(oracle))):
+            break
+    handed = oracle["extraversion_mean"].to_numpy()[order]
+    assert int((np.sign(handed) != np.sign(oracle["extraversion_mean"].to_numpy())).sum()) == 8
 
 
 def _ones(store) -> pd.DataFrame:

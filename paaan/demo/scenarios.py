@@ -37,13 +37,26 @@ knobs, it holds no copy of them. Knobs:
   (segment_gate's PAaAN+_oracle learned the gate on four folds and failed on that one).
 
 A ``Claim`` is a prediction the testbed checks on the corpus of its scenario: "a > b", where b is a's
-same-score baseline and ``expect`` says whether the 95% CI of the paired UAR difference a - b should lie
-above 0 (``greater``) or not (``not_greater``: it includes 0 or lies below). Variant names are strings here:
-a claim may name a variant ``paaan.variants`` does not have yet. An ``AttentionClaim`` (segment gates only)
-predicts where a variant's audio attention goes: the carrier segment's share of the attention the two
-segments get, over the test utterances of speakers with one sign of extraversion, against 0.5 (no
-preference). Both signs above 0.5 is a re-ranking by personality; one sign only is what the "fc" score's
-sharpness route gives (paaan/models/paaan.py), and a position bias gives one sign above, one below.
+same-score baseline and ``expect`` says what the paired UAR difference a - b should be (``paaan.testbed``
+has the rules): ``greater`` (its 95% CI above 0) or ``equivalent`` (its 90% CI inside +- the profile's
+margin: two one-sided tests, so a predicted null needs evidence of no effect, not only the absence of
+evidence of one). Variant names are strings here: a claim may name a variant ``paaan.variants`` does not
+have yet.
+
+An ``AttentionClaim`` (segment gates only) predicts where a variant's audio attention goes, against its
+same-score baseline's on the same test utterances (paired on fold and seed), so that a position bias both
+share cancels: ``carrier``, the carrier segment's share of the attention the two segments get, over the
+test utterances of speakers with one sign of extraversion; ``contrast``, the first segment's share for
+extraverts minus for introverts (the carrier is first for one, second for the other: a model that follows
+E moves attention between the segments with the sign, one that does not keeps the same split). Both signs'
+carrier shares above the baseline's is a re-ranking by personality; one sign only is what the "fc" score's
+sharpness route gives (paaan/models/paaan.py).
+
+A ``CounterfactualClaim`` (segment gates only) asks whether a variant uses the gate for the right reason:
+at inference each test speaker is handed the personality of the opposite-sign speaker of its session, and
+the share of test utterances whose prediction moves to the other segment's emotion is compared with the
+control's (PAaAN+_shuffled's) share, paired on fold and seed. A model that reads the gate from the
+personality switches; one that does not, does not.
 """
 
 from __future__ import annotations
@@ -54,7 +67,8 @@ from dataclasses import dataclass
 STYLES: tuple[str, ...] = ("extraversion", "fixed")
 TRAIT_DESIGNS: tuple[str, ...] = ("random", "balanced", "paired")  # plan.TRAIT_DESIGNS
 GATES: tuple[str, ...] = ("none", "segment", "modality")
-EXPECTATIONS: tuple[str, ...] = ("greater", "not_greater")
+EXPECTATIONS: tuple[str, ...] = ("greater", "equivalent")
+ATTENTION_MEASURES: tuple[str, ...] = ("carrier", "contrast")
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ class Claim:
 
     a: str  # a variant name of paaan.variants, e.g. "PAaAN+_oracle"
     b: str  # its same-score baseline, e.g. "IA+T+"
-    expect: str  # "greater": the 95% CI of a - b lies above 0; "not_greater": it includes 0 or lies below
+    expect: str  # "greater": the 95% CI of a - b lies above 0; "equivalent": its 90% CI lies inside +- margin
     why: str  # one sentence: why we predict this
 
     def __post_init__(self):
@@ -81,25 +95,57 @@ class Claim:
 
 @dataclass(frozen=True)
 class AttentionClaim:
-    """A prediction about a variant's audio attention on a segment-gate corpus, for one sign of extraversion."""
+    """A prediction about a variant's audio attention on a segment-gate corpus, against its baseline's."""
 
     variant: str
-    sign: str  # "+": extraverts (their carrier is the first segment); "-": introverts (the second)
-    expect: str  # "greater": the 95% CI of the carrier's share lies above 0.5; "not_greater": it does not
+    baseline: str  # the same-score variant without personality, on the same test utterances
+    measure: str  # "carrier": the carrier's share for one sign of E; "contrast": first-segment share E>0 - E<0
+    expect: str  # "greater": the 95% CI of variant - baseline lies above 0; "equivalent": see Claim
     why: str
+    sign: str | None = None  # "carrier" only: "+" extraverts (carrier first), "-" introverts (carrier second)
 
     def __post_init__(self):
         if self.expect not in EXPECTATIONS:
             raise ValueError(f"attention claim on {self.variant}: expect must be one of {', '.join(EXPECTATIONS)}")
-        if self.sign not in ("+", "-"):
-            raise ValueError(f"attention claim on {self.variant}: sign must be '+' or '-', not {self.sign!r}")
+        if self.measure not in ATTENTION_MEASURES:
+            raise ValueError(f"attention claim on {self.variant}: measure must be one of "
+                             f"{', '.join(ATTENTION_MEASURES)}, not {self.measure!r}")
+        if (self.measure == "carrier") != (self.sign in ("+", "-")):
+            raise ValueError(f"attention claim on {self.variant}: the carrier measure needs sign '+' or '-', "
+                             f"the contrast none (got {self.sign!r})")
 
     @property
     def text(self) -> str:
-        return f"{self.variant} attends to the carrier (E {'>' if self.sign == '+' else '<'} 0)"
+        if self.measure == "contrast":
+            return f"{self.variant} moves attention with the sign of E more than {self.baseline}"
+        return (f"{self.variant} attends to the carrier more than {self.baseline} "
+                f"(E {'>' if self.sign == '+' else '<'} 0)")
 
     def as_dict(self) -> dict:
-        return {"variant": self.variant, "sign": self.sign, "expect": self.expect, "why": self.why}
+        return {"variant": self.variant, "baseline": self.baseline, "measure": self.measure, "sign": self.sign,
+                "expect": self.expect, "why": self.why}
+
+
+@dataclass(frozen=True)
+class CounterfactualClaim:
+    """Handed its session partner's personality, does a variant's prediction move to the other segment's
+    emotion more often than the control's (``paaan.testbed.counterfactual_moves``)?"""
+
+    variant: str
+    control: str  # the variant with the same capacity and no information: PAaAN+_shuffled
+    expect: str
+    why: str
+
+    def __post_init__(self):
+        if self.expect not in EXPECTATIONS:
+            raise ValueError(f"counterfactual claim on {self.variant}: expect must be one of {', '.join(EXPECTATIONS)}")
+
+    @property
+    def text(self) -> str:
+        return f"{self.variant} switches with the partner's personality more than {self.control}"
+
+    def as_dict(self) -> dict:
+        return {"variant": self.variant, "control": self.control, "expect": self.expect, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -117,6 +163,7 @@ class Scenario:
     traits: str = "random"  # "random" | "paired"
     claims: tuple[Claim, ...] = ()
     attention_claims: tuple[AttentionClaim, ...] = ()
+    counterfactual_claims: tuple[CounterfactualClaim, ...] = ()
 
     def __post_init__(self):
         if not re.fullmatch(r"[a-z0-9_]+", self.name):
@@ -138,8 +185,9 @@ class Scenario:
                              f"words and speaks them without asides; turn off {', '.join(word_effects)}")
         if not all(isinstance(c, Claim) for c in self.claims):
             raise ValueError(f"scenario {self.name!r}: claims must be Claim rows")
-        if self.attention_claims and self.gate != "segment":
-            raise ValueError(f"scenario {self.name!r}: attention claims need a segment gate (segments to look at)")
+        if (self.attention_claims or self.counterfactual_claims) and self.gate != "segment":
+            raise ValueError(f"scenario {self.name!r}: attention and counterfactual claims need a segment gate "
+                             "(segments to look at, another segment's emotion to move to)")
 
     @property
     def slug(self) -> str:
@@ -156,19 +204,37 @@ class Scenario:
         """The ground-truth record: name, slug, description, knobs and claims."""
         return {"name": self.name, "slug": self.slug, "description": self.description, "knobs": self.knobs(),
                 "claims": [c.as_dict() for c in self.claims],
-                "attention_claims": [c.as_dict() for c in self.attention_claims]}
+                "attention_claims": [c.as_dict() for c in self.attention_claims],
+                "counterfactual_claims": [c.as_dict() for c in self.counterfactual_claims]}
+
+    def variants(self) -> set[str]:
+        """Every variant a claim of this scenario names."""
+        return ({n for c in self.claims for n in (c.a, c.b)}
+                | {n for c in self.attention_claims for n in (c.variant, c.baseline)}
+                | {n for c in self.counterfactual_claims for n in (c.variant, c.control)})
 
 
 _NO_WORD_EFFECTS = dict(anger_masking=False, happy_words_shift=False, asides=False, traits="paired")
 
 
-_RERANKS = tuple(
-    AttentionClaim("PAaAN+_oracle", sign, "greater",
-                   "The mlp score can put the carrier's steps first for either sign of E: a re-ranking.")
-    for sign in ("+", "-"))
+_RERANKS = (
+    *(AttentionClaim("PAaAN+_oracle", "IA+T+", "carrier", "greater",
+                     "The mlp score can put the carrier's steps first for either sign of E: a re-ranking.", sign)
+      for sign in ("+", "-")),
+    AttentionClaim("PAaAN+_oracle", "IA+T+", "contrast", "greater",
+                   "Re-ranked by E, the first segment gets more attention for extraverts than for introverts."),
+)
 
 
-def _segment_gate(name: str, carrier_share: float, strength: str, claims: tuple[Claim, ...]) -> Scenario:
+def _switches(variants: tuple[str, ...]) -> tuple[CounterfactualClaim, ...]:
+    return tuple(CounterfactualClaim(v, "PAaAN+_shuffled", "greater",
+                                     "A model that reads the gate from E looks at the other segment when handed "
+                                     "the opposite sign of E; the control cannot have learned that.")
+                 for v in variants)
+
+
+def _segment_gate(name: str, carrier_share: float, strength: str, claims: tuple[Claim, ...],
+                  switches: tuple[str, ...]) -> Scenario:
     return Scenario(
         name,
         f"{strength}: every four-class utterance is two sentences of similar salience, each with its own "
@@ -176,7 +242,7 @@ def _segment_gate(name: str, carrier_share: float, strength: str, claims: tuple[
         f"first sentence for extraverts and the second for introverts with probability {carrier_share:g}. "
         "Cues are hot and the same for everyone: personality says only where to listen.",
         style="fixed", gate="segment", carrier_share=carrier_share, claims=claims, attention_claims=_RERANKS,
-        **_NO_WORD_EFFECTS,
+        counterfactual_claims=_switches(switches), **_NO_WORD_EFFECTS,
     )
 
 
@@ -191,9 +257,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         claims=(
             Claim("P-T_oracle", "IA+T", "greater",
                   "Personality at the input lets the BLSTM read a cue's direction as E says, undoing the flip."),
-            Claim("PAaAN_oracle", "IA+T", "not_greater",
+            Claim("PAaAN_oracle", "IA+T", "equivalent",
                   "Attention only re-weights steps; it cannot flip what a cue means."),
-            Claim("PAaAN+_oracle", "IA+T+", "not_greater",
+            Claim("PAaAN+_oracle", "IA+T+", "equivalent",
                   "Re-weighting still cannot flip a cue, and the asides are a small local effect."),
         ),
     ),
@@ -204,7 +270,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "but emotion does not depend on it.",
         style="fixed", gate="none", **_NO_WORD_EFFECTS,
         claims=tuple(
-            Claim(a, b, "not_greater", why) for a, b, why in (
+            Claim(a, b, "equivalent", why) for a, b, why in (
                 ("PAaAN+_oracle", "IA+T+", "Nothing about emotion depends on personality, so knowing it adds nothing."),
                 ("PAaAN_oracle", "IA+T", "Nothing about emotion depends on personality, so knowing it adds nothing."),
                 ("PAaAN+_PP", "IA+T+", "Retrieved personality cannot help where even the true one cannot."),
@@ -220,7 +286,7 @@ SCENARIOS: tuple[Scenario, ...] = (
               "The mlp score sees g_P with each step, so it can re-rank the two segments by personality."),
         Claim("PAaAN_oracle", "IA+T", "greater",
               "The fc score's constant g_P term sharpens or flattens attention, which the head can read back."),
-        Claim("PAaAN+_shuffled", "IA+T+", "not_greater",
+        Claim("PAaAN+_shuffled", "IA+T+", "equivalent",
               "Permuted traits say nothing about which segment a test speaker's emotion is in."),
         Claim("P-T_oracle", "IA+T", "greater",
               "Personality at every input step lets the BLSTM carry forward only the carrier segment."),
@@ -228,25 +294,25 @@ SCENARIOS: tuple[Scenario, ...] = (
               "Given both segments' evidence in the context vectors, the decision can pick one by the sign of E."),
         Claim("PAaAN+_PP", "IA+T+", "greater",
               "Retrieval recovers the sign of E well on the demo corpus, and the sign is all the gate needs."),
-    )),
+    ), switches=("PAaAN+_oracle", "PAaAN_oracle", "P-T_oracle", "P-D_oracle", "PAaAN+_PP")),
     _segment_gate("segment_gate_75", 0.75, "A weaker segment gate (dose-response)", (
         Claim("PAaAN+_oracle", "IA+T+", "greater",
               "Three carriers in four still follow E, enough for personality to say where to listen."),
-        Claim("PAaAN+_shuffled", "IA+T+", "not_greater",
+        Claim("PAaAN+_shuffled", "IA+T+", "equivalent",
               "Permuted traits say nothing about which segment a test speaker's emotion is in."),
-    )),
+    ), switches=("PAaAN+_oracle",)),
     Scenario(
         "modality_gate",
         "For extraverts the voice carries the emotion and the words are neutral; for introverts the words "
         "carry it and the voice has no emotion cues. Cues are hot and the same for everyone.",
         style="fixed", gate="modality", carrier_share=1.0, **_NO_WORD_EFFECTS,
         claims=(
-            Claim("PAaAN_oracle", "IA+T", "not_greater",
+            Claim("PAaAN_oracle", "IA+T", "equivalent",
                   "Eq. 3 normalises attention within each modality, so it cannot move weight between voice and "
                   "words, and the neutral other modality leaves the carrier visible without personality."),
-            Claim("PAaAN+_oracle", "IA+T+", "not_greater",
+            Claim("PAaAN+_oracle", "IA+T+", "equivalent",
                   "Attention is still normalised within each modality, and the carrier is visible without it."),
-            Claim("P-D_oracle", "IA+T", "not_greater",
+            Claim("P-D_oracle", "IA+T", "equivalent",
                   "The non-carrier modality is neutral, so the decision can find the carrier without E."),
         ),
     ),
