@@ -221,3 +221,32 @@ def test_testbed_quick_end_to_end_logs_verdicts_and_reuses_itself(tmp_path):
     again = subprocess.run(command, cwd=REPO, env=child_env(tmp_path, uri), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "reusing finished run" in again.stdout, again.stdout[-2000:]
     assert _statuses(uri)[("trial", "FINISHED")] == 2 * 5 * 5 * 2
+
+
+def test_testbed_power_quick_end_to_end_logs_the_power_table(tmp_path):
+    """`paaan testbed --power --quick` on tiny corpora: the quick power claims at 10 and 20 speakers on two fresh
+    draws each, one nested run per (scenario, speakers, draw), and power.csv / power.md / power.png."""
+    from mlflow.tracking import MlflowClient
+
+    profile = tmp_path / "quick.yaml"
+    profile.write_text("base: demo\nname: e2e-power\ntrain:\n  epochs: 2\n  patience: 0\n")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = paaan_command("testbed", "--power", "--quick", "--demo-profile", "tiny", "--profile", str(profile))
+    out = subprocess.run(command, cwd=REPO, env=child_env(tmp_path, uri), capture_output=True, text=True, timeout=1500)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    counts = _statuses(uri)
+    assert not [k for k in counts if k[1] == "RUNNING"], counts
+    assert counts[("testbed_power", "FINISHED")] == 1 and counts[("scenario", "FINISHED")] == 2 * 2
+    runs = all_runs(uri)
+    cells = {(r.data.tags["paaan.speakers"], r.data.tags["paaan.draw"]) for r in runs
+             if r.data.tags.get("paaan.step") == "scenario"}
+    assert cells == {("10", "1"), ("10", "2"), ("20", "1"), ("20", "2")}
+    parent = next(r for r in runs if r.data.tags.get("paaan.step") == "testbed_power")
+    client = MlflowClient(uri)
+    assert {"power.csv", "power.md", "power.png", "power_draws.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    power = pd.read_csv(client.download_artifacts(parent.info.run_id, "power.csv", str(tmp_path)))
+    assert sorted(set(power["speakers"])) == [10, 20] and set(power["draws"]) == {2}
+    assert set(power["claim"]) == {"segment_gate: PAaAN+_oracle > IA+T+", "segment_gate: PAaAN+_shuffled > IA+T+"}
+    assert ((power["held_ci_low"] <= power["held_share"]) & (power["held_share"] <= power["held_ci_high"])).all()
+    assert (power["trials"] == 2 * 5).all()  # the claim's variant: two draws x five folds x one seed
+    assert "Speakers a study needs" in out.stdout
