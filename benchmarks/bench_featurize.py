@@ -10,7 +10,7 @@ Two parts, on the iemocap-scale demo corpus (5531 four-class IEMOCAP utterances 
 2. Side by side on a seeded sample of the same files (``--subset`` of each corpus), ``--rounds`` rounds, the
    order rotated every round: the bare baseline (one ``opensmile.Smile`` per feature set, ``process_file``,
    openSMILE's own resampling to 16 kHz), on 1 and 2 processes; and paaan's acoustic stage
-   (``paaan.features.pipeline._run_acoustic``: the exact code featurize runs) with 1 and 2 workers.
+   (``paaan.features.pipeline.run_acoustic``: the exact code featurize runs) with 1 and 2 workers.
    Medians of the rounds give the overhead per core and the scaling efficiency on 2 cores.
 """
 
@@ -76,10 +76,10 @@ def bare_loop(tasks: list, processes: int) -> float:
 
 def ours(tasks: list, workers: int) -> float:
     from paaan.config import FeatureConfig
-    from paaan.features.pipeline import _run_acoustic
+    from paaan.features.pipeline import run_acoustic
 
     started = time.perf_counter()
-    results = _run_acoustic(tasks, FeatureConfig(), workers, progress=False)
+    results = run_acoustic(tasks, FeatureConfig(), workers, progress=False)
     seconds = time.perf_counter() - started
     failed = [r for r in results if r.error]
     if failed:

@@ -9,7 +9,7 @@ feature store of the model's own featurize run, ``spec.json``'s ``featurize_run`
 
 - (a) training: the training code path on the feature store's tensors: ``paaan.train.corpus_tensors`` (LLD
   steps z-normalised by featurize, ``step_word`` from the stored forced alignment), ``collate`` and the
-  forward pass through ``paaan.train._evaluate`` (what scores a test fold), with the registered model's own
+  forward pass through ``paaan.train.evaluate`` (what scores a test fold), with the registered model's own
   network weights and the personality embedding training used (the retrieve run's neighbours for the
   model's k, or the demo corpus' true profiles for oracle variants) scaled with the model's stored
   statistics;
@@ -120,10 +120,10 @@ def training_predictions(python_model, store, personality: np.ndarray, batch_siz
     """(n_utterances, 4) class probabilities through the training code path, in the store's order."""
     import torch
 
-    from paaan.train import _evaluate, corpus_tensors
+    from paaan.train import evaluate, corpus_tensors
 
     data = corpus_tensors(str(store.path.resolve()))
-    rows, probs, _, _, _ = _evaluate(python_model.model, data, np.arange(len(data.labels)), personality,
+    rows, probs, _, _, _ = evaluate(python_model.model, data, np.arange(len(data.labels)), personality,
                                      batch_size, torch.device("cpu"), want_attention=False)
     assert np.array_equal(rows, np.arange(len(data.labels)))
     return probs

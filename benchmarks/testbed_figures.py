@@ -76,7 +76,7 @@ def main() -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from experiments.testbed import _shares
+    from experiments.testbed import trial_shares
     from paaan.demo import get_scenario
 
     mlflow.set_tracking_uri(f"sqlite:///{args.store.resolve()}")
@@ -107,7 +107,7 @@ def main() -> None:
                   + table.round(3).to_string(index=False))
         if scenario.gate != "segment":
             continue
-        shares = _shares(results, truth)
+        shares = trial_shares(results, truth)
         fold = shares.groupby(["variant", "sign", "fold", "seed"]).share.mean().groupby(["variant", "sign", "fold"]).mean()
         variants = sorted(set(fold.index.get_level_values(0)))
         print("  carrier share (E > 0 / E < 0): " + "; ".join(

@@ -24,6 +24,7 @@ from experiments.shla import latents_of
 from paaan.data.schema import TRAITS
 from paaan.features.store import FeatureStore
 from paaan.personality import true_profiles
+from paaan.retrieval import bank_scores as library_bank_scores
 from paaan.retrieval import PersonalityRetriever, cross_correlations, embeddings_from_neighbors, k_bounds, \
     standardise_pooled, standardise_scores, trait_correlations, validate_k
 
@@ -49,12 +50,9 @@ def clip_scores(store: FeatureStore) -> np.ndarray:
 
 
 def bank_scores(store: FeatureStore) -> np.ndarray:
-    """The bank's scores as retrieval pools them (n_clips, 5): each trait z-scored over the SSPNet clips.
-
-    The one place that turns the store's scores into the bank's: ``run_retrieve``, ``neighbours_of`` and the
-    registered model (``registry.pyfunc.log_pyfunc``) all call it, so they pool the same numbers.
-    """
-    return standardise_scores(clip_scores(store))[0]
+    """The bank's scores as retrieval pools them (n_clips, 5): each trait z-scored over the SSPNet clips
+    (``paaan.retrieval.bank_scores``, which the personality source and the registered model use too)."""
+    return library_bank_scores(store.clips)
 
 
 def sspnet_scale(store: FeatureStore) -> str:

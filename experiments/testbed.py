@@ -255,7 +255,7 @@ def _outcome(name: str, draw: int, run_id: str, corpora, results: pd.DataFrame |
         results = pd.read_csv(tracking.local_artifact_dir(run_id, "fold_results.csv"))
     results = results.assign(draw=draw)
     truth = json.loads(Path(corpora.ground_truth).read_text())
-    return ScenarioOutcome(name, draw, run_id, results, _shares(results, truth), _moves(results, truth))
+    return ScenarioOutcome(name, draw, run_id, results, trial_shares(results, truth), trial_moves(results, truth))
 
 
 def _segments(truth: dict) -> dict:
@@ -263,7 +263,7 @@ def _segments(truth: dict) -> dict:
     return segments if any("carrier" in info for info in segments.values()) else {}
 
 
-def _shares(results: pd.DataFrame, truth: dict) -> pd.DataFrame:
+def trial_shares(results: pd.DataFrame, truth: dict) -> pd.DataFrame:
     """Carrier shares of every segment-gate test utterance of every trial that logged its attention."""
     segments = _segments(truth)
     if not segments:
@@ -284,7 +284,7 @@ def _shares(results: pd.DataFrame, truth: dict) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _moves(results: pd.DataFrame, truth: dict) -> pd.DataFrame:
+def trial_moves(results: pd.DataFrame, truth: dict) -> pd.DataFrame:
     """Counterfactual moves of every segment-gate test utterance of every trial that scored them."""
     segments = _segments(truth)
     if not segments:

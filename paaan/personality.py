@@ -1,8 +1,13 @@
-"""Per-speaker personality embeddings as the networks see them: the oracle profile and fold-wise scaling.
+"""Per-speaker personality embeddings as the networks see them: where they come from, and fold-wise scaling.
 
-The retrieved embeddings (PP, NA) come from ``paaan.retrieval`` (in standard deviations of the SSPNet clip
-scores); this module adds the oracle (the demo corpus' true Big-Five profile in the same 25-d format, in
-BFI-10 trait units: it is not retrieved) and the standardisation applied before training.
+``PersonalitySource`` is the one place that decides where a variant's 25-d embedding comes from (the
+variants table's ``personality``): none; PP or NA, retrieved from SSPNet (``paaan.retrieval``, in standard
+deviations of the SSPNet clip scores) in the SHLA space or the pooled-standardised functionals; oracle, the
+demo corpus' true Big-Five profile in the same 25-d format (BFI-10 trait units: it is not retrieved); or
+shuffled, the oracle profiles handed to other speakers. It is fitted on a training corpus (the bank, the
+encoder or the pooled statistics, the traits, the permutation, and the standardisation with the training
+speakers' statistics), used by training (``paaan.train``), saved inside a registered model and used again
+by the served model, so that training, packaging and serving read the same numbers from the same code.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from paaan.data.schema import TRAITS
 from paaan.errors import PaaanError
-from paaan.retrieval import EMBEDDING_COLUMNS, STATISTICS
+from paaan.retrieval import EMBEDDING_COLUMNS, STATISTICS, PersonalityRetriever, bank_scores, pooled_stats
+from paaan.shla import SHLA
 
 # The floor of ``standardise``'s std; keeps near-constant dimensions (a max or min stuck at the bank's most
 # extreme clip for every speaker) from exploding. Its units are the embedding's: retrieved embeddings are in
@@ -127,6 +134,12 @@ def counterfactual_partners(sessions: Mapping[str, int], traits: Mapping[str, fl
     return partners
 
 
+def standardisation(embeddings: pd.DataFrame, train_speakers) -> tuple[pd.Series, pd.Series]:
+    """(mean, std) per dimension over the TRAINING speakers' rows; std population (ddof 0), floored."""
+    train = embeddings.loc[sorted(set(train_speakers))]
+    return train.mean(axis=0), train.std(axis=0, ddof=0).clip(lower=STD_FLOOR)
+
+
 def standardise(embeddings: pd.DataFrame, train_speakers) -> pd.DataFrame:
     """Z-score each of the 25 dimensions with the mean and std of the TRAINING speakers only.
 
@@ -134,9 +147,7 @@ def standardise(embeddings: pd.DataFrame, train_speakers) -> pd.DataFrame:
     to the clips' spread (the embedding's unit); scaling them to unit spread lets the 16-unit pre-layer read them. Statistics come from the
     fold's training speakers, never the test speakers (their embeddings are only transformed).
     """
-    train = embeddings.loc[sorted(set(train_speakers))]
-    mean = train.mean(axis=0)
-    std = train.std(axis=0, ddof=0).clip(lower=STD_FLOOR)
+    mean, std = standardisation(embeddings, train_speakers)
     return (embeddings - mean) / std
 
 
@@ -148,3 +159,160 @@ def as_array(embeddings: pd.DataFrame | None, speakers) -> np.ndarray:
     if missing:
         raise PaaanError(f"no personality embedding for speakers {missing[:5]}")
     return embeddings.loc[list(speakers), list(EMBEDDING_COLUMNS)].to_numpy(dtype=np.float32)
+
+
+# --------------------------------------------------------------------------------------------- the source
+SOURCES = ("none", "PP", "NA", "oracle", "shuffled")  # paaan.variants.PERSONALITY_SOURCES
+_SOURCE_FILE = "personality_source.json"
+
+
+class PersonalitySource(BaseEstimator):
+    """Where a variant's 25-d personality embedding comes from, fitted on a training corpus.
+
+    ``kind`` is the variants table's ``personality``; ``k`` the clips retrieved per utterance (PP, NA);
+    ``seed`` and ``fold`` draw the shuffled control's permutation. ``fit`` takes the training corpus' feature
+    store and its training speakers (whose statistics standardise every speaker's embedding), and what the
+    kind needs: the fitted SHLA ``encoder`` (PP), the true ``traits`` (oracle, shuffled: speaker x TRAITS),
+    the shuffle's balance ``groups``. ``space`` may hand over the corpora already in the retrieval space
+    (the shla step's logged latents) so training retrieves from exactly the numbers the retrieve step did.
+
+    After ``fit``: ``embeddings_`` (every corpus speaker's standardised embedding), ``mean_`` / ``std_``
+    (the standardisation), and for the retrieval kinds the bank. ``embeddings(functionals, speakers, traits)``
+    describes new speakers the way training described the corpus': the same space, bank, k and scaling
+    (``embed`` gives one row per utterance); ``save`` / ``load`` keep all of it in a folder, as a
+    registered model does. Usage in a notebook::
+
+        source = PersonalitySource("PP", k=10).fit(store, train_speakers, encoder=shla)
+        rows = source.embed(functionals, speakers)                       # (n, 25) float32
+    """
+
+    def __init__(self, kind: str = "none", k: int | None = None, seed: int = 0, fold: int = 0):
+        self.kind = kind
+        self.k = k
+        self.seed = seed
+        self.fold = fold
+
+    @classmethod
+    def for_variant(cls, variant, k: int | None = None, seed: int = 0, fold: int = 0) -> "PersonalitySource":
+        """The source of a row of the variants table (k only for the retrieval kinds)."""
+        return cls(variant.personality, k if variant.personality in ("PP", "NA") else None, seed, fold)
+
+    @property
+    def retrieves(self) -> bool:
+        """Whether the embedding is retrieved from SSPNet (so k matters and the request's audio is read)."""
+        return self.kind in ("PP", "NA")
+
+    @property
+    def needs_traits(self) -> bool:
+        """Whether new speakers must come with their true traits (the oracle's requests carry them)."""
+        return self.kind == "oracle"
+
+    # ------------------------------------------------------------------------------------------ fitting
+    def fit(self, store, train_speakers, *, encoder=None, traits: pd.DataFrame | None = None, groups=None,
+            space: tuple[np.ndarray, np.ndarray] | None = None) -> "PersonalitySource":
+        if self.kind not in SOURCES:
+            raise ValueError(f"unknown personality source {self.kind!r}; known: {', '.join(SOURCES)}")
+        speakers = store.utterances["speaker"].to_numpy()
+        train_speakers = sorted(set(train_speakers))
+        if self.kind == "none":
+            self.embeddings_ = None
+            self.mean_ = pd.Series(0.0, index=list(EMBEDDING_COLUMNS))
+            self.std_ = pd.Series(1.0, index=list(EMBEDDING_COLUMNS))
+            return self
+        if self.retrieves:
+            if self.k is None:
+                raise ValueError(f"personality source {self.kind} needs k (clips retrieved per utterance)")
+            functionals = {"iemocap": np.asarray(store.functionals("iemocap")),
+                           "sspnet": np.asarray(store.functionals("sspnet"))}
+            self.encoder_ = encoder if self.kind == "PP" else None
+            if self.kind == "PP" and encoder is None and space is None:
+                raise ValueError("personality source PP needs the fitted SHLA encoder")
+            if self.kind == "NA":
+                self.pooled_mean_, self.pooled_std_ = pooled_stats(functionals)
+            queries, bank = space if space is not None else (self.to_space(functionals["iemocap"], "iemocap"),
+                                                             self.to_space(functionals["sspnet"], "sspnet"))
+            self.retriever_ = PersonalityRetriever(k=int(self.k), space=self.kind).fit(
+                bank, bank_scores(store.clips), clip_ids=store.clips["clip"].to_numpy())
+            raw = self.retriever_.retrieve(queries, speakers)
+        else:
+            if traits is None:
+                raise PaaanError(f"personality source {self.kind} needs the true traits (the demo corpus' "
+                                 "ground_truth.json); real corpora have none")
+            raw = oracle_embeddings(traits)
+            if self.kind == "shuffled":
+                raw = shuffled_embeddings(raw, self.seed, self.fold, groups if groups is not None else (train_speakers,))
+        self.mean_, self.std_ = standardisation(raw, train_speakers)
+        self.raw_ = raw
+        self.embeddings_ = (raw - self.mean_) / self.std_
+        return self
+
+    def to_space(self, functionals: np.ndarray, corpus: str = "iemocap") -> np.ndarray:
+        """Rows of functionals in the retrieval space: SHLA latents as float32 (as the shla step logs them), or
+        z-scores with the statistics pooled over both training corpora (NA)."""
+        if self.kind == "PP":
+            return self.encoder_.transform(functionals, corpus).astype(np.float32)
+        if self.kind == "NA":
+            return (np.asarray(functionals, dtype=np.float64) - self.pooled_mean_) / self.pooled_std_
+        raise ValueError(f"personality source {self.kind} has no retrieval space")
+
+    # ------------------------------------------------------------------------------------------ using it
+    def embeddings(self, functionals: np.ndarray | None = None, speakers=None,
+                   traits: pd.DataFrame | None = None) -> pd.DataFrame | None:
+        """Standardised speaker x 25 embeddings of new speakers: retrieved from their utterances'
+        ``functionals`` (PP, NA; ``speakers`` names each row's speaker), or from their true ``traits``
+        (oracle). Without inputs: the fitted corpus' own (``embeddings_``). None for "none"."""
+        if self.kind == "none":
+            return None
+        if functionals is None and traits is None:
+            return self.embeddings_
+        if self.retrieves:
+            raw = self.retriever_.retrieve(self.to_space(functionals, "iemocap"), np.asarray(speakers))
+        elif self.kind == "oracle":
+            raw = oracle_embeddings(traits)
+        else:
+            raise PaaanError("the shuffled control hands the training corpus' profiles to its own speakers; it "
+                             "has no personality for new speakers")
+        return (raw[list(EMBEDDING_COLUMNS)] - self.mean_) / self.std_
+
+    def embed(self, functionals: np.ndarray | None, speakers, traits: pd.DataFrame | None = None) -> np.ndarray:
+        """(n, 25) float32: each row's speaker's standardised embedding (zeros for "none"). With neither
+        ``functionals`` nor ``traits`` the rows' speakers must be the fitted corpus' own."""
+        speakers = list(speakers)
+        return as_array(self.embeddings(functionals, speakers, traits), speakers)
+
+    # ---------------------------------------------------------------------------------------- persistence
+    def save(self, folder: str | Path) -> Path:
+        """Everything ``embeddings`` needs in ``folder``: a JSON of the kind, k, seed, fold and scaling; the
+        bank (and NA's pooled statistics) in bank.npz; PP's encoder in shla.pt (``paaan.shla.SHLA.save``)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = {"kind": self.kind, "k": self.k, "seed": self.seed, "fold": self.fold,
+                "mean": [float(v) for v in self.mean_], "std": [float(v) for v in self.std_],
+                "columns": list(EMBEDDING_COLUMNS)}
+        if self.retrieves:
+            arrays = {"features": self.retriever_.bank_features_, "scores": self.retriever_.bank_scores_}
+            if self.kind == "NA":
+                arrays |= {"pooled_mean": self.pooled_mean_, "pooled_std": self.pooled_std_}
+            np.savez(folder / "bank.npz", **arrays)
+            if self.kind == "PP":
+                self.encoder_.save(folder / "shla.pt")
+        (folder / _SOURCE_FILE).write_text(json.dumps(spec, indent=1))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "PersonalitySource":
+        folder = Path(folder)
+        spec = json.loads((folder / _SOURCE_FILE).read_text())
+        source = cls(spec["kind"], spec["k"], spec["seed"], spec["fold"])
+        source.mean_ = pd.Series(spec["mean"], index=spec["columns"])
+        source.std_ = pd.Series(spec["std"], index=spec["columns"])
+        source.embeddings_ = None
+        if source.retrieves:
+            bank = np.load(folder / "bank.npz")
+            if source.kind == "NA":
+                source.pooled_mean_, source.pooled_std_ = bank["pooled_mean"], bank["pooled_std"]
+            else:
+                source.encoder_ = SHLA.load(folder / "shla.pt")
+            source.retriever_ = PersonalityRetriever(k=int(source.k), space=source.kind).fit(bank["features"],
+                                                                                              bank["scores"])
+        return source

@@ -85,6 +85,12 @@ def cosine_topk(queries: np.ndarray, bank: np.ndarray, k: int,
     return indices, similarities
 
 
+def bank_scores(clips: pd.DataFrame) -> np.ndarray:
+    """The SSPNet bank's scores as retrieval pools them (n_clips, 5): the clips' trait scores (a feature
+    store's ``clips`` table, any scale) z-scored per trait over the clips (``standardise_scores``)."""
+    return standardise_scores(clips[list(TRAITS)].to_numpy(np.float64))[0]
+
+
 def standardise_scores(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Z-score each trait over the bank's clips: (z (m, T), mean (T,), std (T,)) of scores (m, T), T = 5 here.
 
@@ -169,23 +175,29 @@ def embeddings_from_neighbors(neighbor_indices: np.ndarray, bank_scores: np.ndar
                         index=pd.Index(names, name="speaker"), columns=list(EMBEDDING_COLUMNS))
 
 
-def standardise_pooled(corpora: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The "NA" retrieval space: every corpus z-scored with the mean and std of the UNION of all corpora.
-
-    Table I's PAaAN_NA retrieves "using the 1583 dimensional acoustic features without SHLA". Cosine on
-    raw functionals would be dominated by the columns with the largest units, so they are put on one
-    scale, but with statistics pooled over both corpora: no per-corpus correction, so the channel
-    difference between IEMOCAP and SSPNet stays in the space. That difference is what the SHLA is there
-    to remove, and keeping it is what "no adaptation" means here. Returns name -> (n, F) float64.
-    """
+def pooled_stats(corpora: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (F,), std (F,)) of the UNION of all corpora's rows: the statistics of the "NA" space
+    (``standardise_pooled``), kept by a model that serves NA retrieval."""
     if not isinstance(corpora, dict) or not corpora:
         raise ValueError("corpora must be a non-empty dict: corpus name -> (n, F) array")
     data = {name: check_matrix(X, f"features of {name!r}") for name, X in corpora.items()}
     widths = {name: X.shape[1] for name, X in data.items()}
     if len(set(widths.values())) != 1:
         raise ValueError(f"all corpora must have the same functionals; widths per corpus: {widths}")
-    mean, std = standardisation_stats(np.concatenate(list(data.values())))  # (F,), (F,) over the union
-    return {name: (X - mean) / std for name, X in data.items()}
+    return standardisation_stats(np.concatenate(list(data.values())))
+
+
+def standardise_pooled(corpora: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The "NA" retrieval space: every corpus z-scored with the mean and std of the UNION of all corpora.
+
+    Table I's PAaAN_NA retrieves "using the 1583 dimensional acoustic features without SHLA". Cosine on
+    raw functionals would be dominated by the columns with the largest units, so they are put on one
+    scale, but with statistics pooled over both corpora (``pooled_stats``): no per-corpus correction, so the
+    channel difference between IEMOCAP and SSPNet stays in the space. That difference is what the SHLA is
+    there to remove, and keeping it is what "no adaptation" means here. Returns name -> (n, F) float64.
+    """
+    mean, std = pooled_stats(corpora)  # (F,), (F,) over the union
+    return {name: (np.asarray(X, dtype=np.float64) - mean) / std for name, X in corpora.items()}
 
 
 def trait_correlations(embeddings: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:

@@ -146,7 +146,10 @@ class FoldResult:
     resumed_from_epoch: int = 0  # > 0 when ``fit`` continued from a checkpoint
 
 
-def _evaluate(model, data, rows, personality, batch_size, device, want_attention: bool):
+def evaluate(model, data, rows, personality, batch_size, device, want_attention: bool):
+    """Score ``rows`` of ``data`` (no gradients, batches grouped by length): (rows in order, class
+    probabilities (n, 4), mean cross-entropy, and with ``want_attention`` each row's audio and text
+    attention weights as (row, alpha) pairs)."""
     model.eval()
     probs, losses, audio_alpha, text_alpha = [], [], [], []
     with torch.no_grad():
@@ -237,7 +240,7 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
             count += len(chunk)
         record = {"epoch": epoch, "train_loss": total / max(count, 1), "lr": optimizer.param_groups[0]["lr"]}
         if validate:
-            rows, probs, val_loss, _, _ = _evaluate(model, data, val_rows, personality,
+            rows, probs, val_loss, _, _ = evaluate(model, data, val_rows, personality,
                                                     max(cfg.batch_size, EVAL_BATCH), device, False)
             val = scores(data.labels[rows], probs.argmax(1))
             record.update(val_uar=val["uar"], val_loss=val_loss)
@@ -322,7 +325,7 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
 
     metrics, predictions, att_a, att_t, matrix = {}, pd.DataFrame(), None, None, np.zeros((4, 4), int)
     if len(test_rows):
-        rows, probs, test_loss, audio_alpha, text_alpha = _evaluate(
+        rows, probs, test_loss, audio_alpha, text_alpha = evaluate(
             model, data, test_rows, per_utterance, max(profile.train.batch_size, EVAL_BATCH), device_, want_attention)
         y_true, y_pred = data.labels[rows], probs.argmax(1)
         metrics = scores(y_true, y_pred) | {"test_loss": test_loss}
@@ -336,7 +339,7 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
         att_t = _attention_frame(data, text_alpha, "position")
         if counterfactual and variant.uses_personality:
             handed = as_array(scaled, [counterfactual.get(s, s) for s in data.speakers])
-            cf_rows, cf_probs, _, _, _ = _evaluate(model, data, test_rows, handed,
+            cf_rows, cf_probs, _, _, _ = evaluate(model, data, test_rows, handed,
                                                    max(profile.train.batch_size, EVAL_BATCH), device_, False)
             order = {row: i for i, row in enumerate(cf_rows)}
             predictions["counterfactual"] = [EMOTIONS[cf_probs[order[row]].argmax()] for row in rows]

@@ -128,7 +128,7 @@ def _work(task: Task) -> AcousticResult:
     return result
 
 
-def _run_acoustic(tasks: list[Task], config: FeatureConfig, workers: int,
+def run_acoustic(tasks: list[Task], config: FeatureConfig, workers: int,
                   progress: bool) -> list[AcousticResult]:
     if not tasks:  # own frame-level features and own functionals: nothing for openSMILE
         return []
@@ -191,7 +191,7 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     if with_functionals:
         tasks += [("sspnet", i, p, False, True) for i, p in enumerate(clips["wav_path"])]
     acoustic_started = time.perf_counter()
-    results = _run_acoustic(tasks, config, workers, progress)
+    results = run_acoustic(tasks, config, workers, progress)
     acoustic_seconds = time.perf_counter() - acoustic_started
 
     skipped = [{"corpus": "iemocap", "path": e["path"], "reason": e["reason"], "detail": e["detail"]}
