@@ -129,7 +129,9 @@ def _work(task: Task) -> AcousticResult:
 
 
 def run_acoustic(tasks: list[Task], config: FeatureConfig, workers: int,
-                  progress: bool) -> list[AcousticResult]:
+                 progress: bool) -> list[AcousticResult]:
+    """openSMILE on every task (corpus, index, wav path, LLDs?, functionals?): in this process with one worker,
+    else in a pool of ``workers`` spawned processes that each build openSMILE once; results in any order."""
     if not tasks:  # own frame-level features and own functionals: nothing for openSMILE
         return []
     bar = tqdm(total=len(tasks), desc="openSMILE", unit="file", disable=not progress, mininterval=1.0)
