@@ -23,16 +23,16 @@ import torch  # noqa: E402
 from experiments import tracking  # noqa: E402
 from experiments.corpora import Corpora  # noqa: E402
 from experiments.featurize import run_featurize, store_of  # noqa: E402
-from experiments.retrieve import neighbours_of, run_retrieve  # noqa: E402
-from experiments.shla import run_shla  # noqa: E402
+from experiments.retrieve import run_retrieve  # noqa: E402
+from experiments.shla import latents_of, load_shla, run_shla  # noqa: E402
 from paaan.config import Profile  # noqa: E402
 from paaan.data.folds import Fold, make_folds  # noqa: E402
 from paaan.data.schema import EMOTIONS  # noqa: E402
 from paaan.features.store import FeatureStore  # noqa: E402
-from paaan.personality import (SHUFFLE_TRAIT, counterfactual_partners, oracle_embeddings,  # noqa: E402
-                               shuffled_embeddings)
+from paaan.personality import (SHUFFLE_TRAIT, PersonalitySource, counterfactual_partners,  # noqa: E402
+                               true_profiles)
 from paaan.report import plot_confusion  # noqa: E402
-from paaan.train import FoldResult, pick_device, train_fold  # noqa: E402
+from paaan.train import FoldResult, fit_speakers, pick_device, train_fold  # noqa: E402
 from paaan.variants import Variant  # noqa: E402
 
 STEP = "train"
@@ -69,22 +69,21 @@ def prepare_upstream(corpora: Corpora, profile: Profile, spaces: set[str], seed:
     return Upstream(featurize, shla, retrieve, truth)
 
 
-def personality_for(variant: Variant, k: int | None, upstream: Upstream, seed: int = 0,
-                    fold: Fold | None = None) -> pd.DataFrame | None:
-    """Speaker -> 25-d embedding for the variant (None if it uses no personality); ``seed`` and ``fold`` draw
-    the shuffle (balanced within the fold's training and validation speakers; every speaker when no fold)."""
-    if variant.personality == "none":
+def personality_source(variant: Variant, k: int | None, upstream: Upstream, store: FeatureStore,
+                       fold: Fold | str, profile: Profile, seed: int = 0) -> PersonalitySource | None:
+    """The variant's ``PersonalitySource`` fitted for this fold: on the fold's training speakers, with what the
+    source says it needs from the upstream steps (the SHLA encoder and its logged latents, the true traits);
+    ``seed`` and the fold draw the shuffle (balanced within the fold's training and validation speakers)."""
+    if not variant.uses_personality:
         return None
-    if variant.personality in ("oracle", "shuffled"):
-        oracle = oracle_embeddings(upstream.ground_truth or "<no ground_truth.json>")
-        if variant.personality == "oracle":
-            return oracle
-        groups = (fold.train_speakers, fold.validation_speakers) if fold is not None else (tuple(oracle.index),)
-        return shuffled_embeddings(oracle, seed, fold.number if fold is not None else 0, groups)
-    run = (upstream.retrieve or {}).get(variant.personality)
-    if run is None:
-        raise ValueError(f"variant {variant.name} needs a retrieve run for space {variant.personality}")
-    return neighbours_of(run, upstream.featurize).embeddings(int(k))
+    number = fold.number if isinstance(fold, Fold) else 0
+    source = PersonalitySource.for_variant(variant, k, seed, number)
+    provide = {"encoder": lambda: load_shla(upstream.shla),
+               "space": lambda: (latents_of(upstream.shla, "iemocap"), latents_of(upstream.shla, "sspnet")),
+               "traits": lambda: true_profiles(upstream.ground_truth or "<no ground_truth.json>")}
+    inputs = {name: provide[name]() for name in source.needs}
+    groups = (fold.train_speakers, fold.validation_speakers) if isinstance(fold, Fold) else None
+    return source.fit(store, fit_speakers(store, fold, profile, seed), groups=groups, **inputs)
 
 
 def counterfactual_for(variant: Variant, upstream: Upstream, store: FeatureStore) -> dict[str, str] | None:
@@ -135,7 +134,7 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
     """
     store = store_of(upstream.featurize)
     resolved = fold_of(store, fold, protocol, folds_file)
-    personality = personality_for(variant, k, upstream, seed, resolved if isinstance(resolved, Fold) else None)
+    personality = personality_source(variant, k, upstream, store, resolved, profile, seed)
     fold_name = f"{resolved.number}-inner" if isinstance(fold, Fold) else fold
     params = {"variant": variant.name, "family": variant.family, "personality": variant.personality,
               "integration": variant.integration, "fold": fold_name, "seed": seed, "protocol": protocol,

@@ -29,9 +29,11 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from experiments import tracking
+from experiments.featurize import store_of
 from experiments.train import Upstream, train_and_log
 from paaan.config import Profile
 from paaan.variants import get_variant
+from registry.package import log_pyfunc
 
 TAG_TRIAL_KEY = "paaan.trial_key"
 TAG_STOPPED_BY = "paaan.stopped_by"
@@ -146,7 +148,6 @@ def k_trial(config: dict, context: TrialContext) -> None:
     Early stopping and the best epoch also read those speakers (``train.validation = speakers`` whatever the
     profile says), so what the trial reports every epoch is its objective so far and ASHA prunes on it.
     """
-    from experiments.featurize import store_of
     from paaan.tuning import inner_fold
 
     _setup_worker(context)
@@ -214,9 +215,8 @@ def fold_trial(config: dict, context: TrialContext) -> None:
                                protocol=context.protocol, folds_file=context.folds_file, resume=resume,
                                on_epoch=_epoch_reporter(profile.train.checkpoint_every))
         if final:
-            from registry.pyfunc import log_pyfunc
-
-            model_uri = log_pyfunc(result, variant, job.get("k"), profile, context.upstream)
+            model_uri = log_pyfunc(result, variant, job.get("k"), profile, store_of(context.upstream.featurize),
+                                   context.upstream.featurize)
             mlflow.set_tag("paaan.model_uri", model_uri)
         run_id = run.info.run_id
     _report({m: result.metrics.get(m, float("nan")) for m in METRICS}

@@ -203,6 +203,12 @@ class PersonalitySource(BaseEstimator):
         return self.kind in ("PP", "NA")
 
     @property
+    def needs(self) -> tuple[str, ...]:
+        """What ``fit`` needs besides the store: "encoder" (the fitted SHLA) and "space" (the corpora in its
+        latent space, as the shla step logged them) for PP; "traits" for the oracle and the shuffle."""
+        return {"PP": ("encoder", "space"), "oracle": ("traits",), "shuffled": ("traits",)}.get(self.kind, ())
+
+    @property
     def needs_traits(self) -> bool:
         """Whether new speakers must come with their true traits (the oracle's requests carry them)."""
         return self.kind == "oracle"
@@ -214,6 +220,7 @@ class PersonalitySource(BaseEstimator):
             raise ValueError(f"unknown personality source {self.kind!r}; known: {', '.join(SOURCES)}")
         speakers = store.utterances["speaker"].to_numpy()
         train_speakers = sorted(set(train_speakers))
+        self.train_speakers_ = train_speakers
         if self.kind == "none":
             self.embeddings_ = None
             self.mean_ = pd.Series(0.0, index=list(EMBEDDING_COLUMNS))
@@ -275,10 +282,10 @@ class PersonalitySource(BaseEstimator):
         return (raw[list(EMBEDDING_COLUMNS)] - self.mean_) / self.std_
 
     def embed(self, functionals: np.ndarray | None, speakers, traits: pd.DataFrame | None = None) -> np.ndarray:
-        """(n, 25) float32: each row's speaker's standardised embedding (zeros for "none"). With neither
-        ``functionals`` nor ``traits`` the rows' speakers must be the fitted corpus' own."""
+        """(n, 25) float32: each row's speaker's standardised embedding (zeros for "none", fitted or not).
+        With neither ``functionals`` nor ``traits`` the rows' speakers must be the fitted corpus' own."""
         speakers = list(speakers)
-        return as_array(self.embeddings(functionals, speakers, traits), speakers)
+        return as_array(None if self.kind == "none" else self.embeddings(functionals, speakers, traits), speakers)
 
     # ---------------------------------------------------------------------------------------- persistence
     def save(self, folder: str | Path) -> Path:
@@ -307,6 +314,7 @@ class PersonalitySource(BaseEstimator):
         source.mean_ = pd.Series(spec["mean"], index=spec["columns"])
         source.std_ = pd.Series(spec["std"], index=spec["columns"])
         source.embeddings_ = None
+        source.train_speakers_ = None  # a loaded source serves new speakers; it trains nothing
         if source.retrieves:
             bank = np.load(folder / "bank.npz")
             if source.kind == "NA":

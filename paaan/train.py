@@ -31,7 +31,7 @@ from paaan.features.alignment import step_to_word
 from paaan.features.store import FeatureStore
 from paaan.metrics import confusion, scores
 from paaan.models import NO_WORD, Batch, build_model, make_batch
-from paaan.personality import as_array, standardise
+from paaan.personality import PersonalitySource
 from paaan.variants import Variant
 
 LABEL_INDEX = {emotion: i for i, emotion in enumerate(EMOTIONS)}
@@ -139,6 +139,7 @@ class FoldResult:
     confusion: np.ndarray
     model: torch.nn.Module
     personality_stats: dict[str, list[float]] = field(default_factory=dict)  # mean/std used to standardise
+    personality: PersonalitySource | None = None  # the fitted source (None for variants without one)
     seconds: float = 0.0
     train_utterances: int = 0
     validation_utterances: int = 0
@@ -271,8 +272,35 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
     return history, best_epoch
 
 
+def resolve_fold(store: FeatureStore, fold: int | str | Fold) -> Fold:
+    """A ``Fold`` as given, "all" (every utterance trains), or a leave-one-session-out fold number."""
+    if isinstance(fold, Fold):
+        return fold
+    if fold == "all":
+        return all_rows_fold(store.utterances)
+    return get_fold(store.utterances, int(fold))
+
+
+def _fit_and_validation_rows(fold: Fold, every_utterance: bool, labels: np.ndarray, profile: Profile,
+                             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if every_utterance:
+        return np.sort(fold.train), fold.validation
+    return training_rows(fold, labels, profile.train.validation, profile.train.val_fraction, seed)
+
+
+def fit_speakers(store: FeatureStore | str, fold: int | str | Fold, profile: Profile, seed: int = 0) -> list[str]:
+    """The speakers whose utterances a ``train_fold`` with these arguments fits on (sorted): the ones a
+    ``PersonalitySource`` for it is fitted with, so its standardisation uses exactly the training speakers."""
+    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    f = resolve_fold(store, fold)
+    table = store.utterances
+    labels = table["label"].map(LABEL_INDEX).to_numpy(np.int64)
+    fit_rows, _ = _fit_and_validation_rows(f, fold == "all", labels, profile, seed)
+    return sorted(set(table["speaker"].to_numpy()[fit_rows]))
+
+
 def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fold, profile: Profile,
-               personality: pd.DataFrame | None = None, seed: int = 0, device: str | None = None,
+               personality: PersonalitySource | None = None, seed: int = 0, device: str | None = None,
                on_epoch: Callable[[dict, Callable[[], dict]], None] | None = None, want_attention: bool = True,
                resume: dict | None = None, counterfactual: Mapping[str, str] | None = None) -> FoldResult:
     """Train ``variant`` on one fold and score its test speakers.
@@ -280,8 +308,9 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
     ``fold``: a ``Fold`` (any protocol, or an inner split for k tuning), a leave-one-session-out fold number
     1..5, or "all": a model of every utterance, trained for exactly ``profile.train.epochs`` epochs with no
     validation and nothing to test (the ablation sets those epochs from the folds' chosen epochs).
-    ``personality``: speaker -> 25-d embedding (``paaan.personality.EMBEDDING_COLUMNS``) for variants that
-    use one; it is standardised with the training speakers' statistics. ``on_epoch`` / ``resume``: see ``fit``.
+    ``personality``: for variants that use one, a ``PersonalitySource`` fitted on this corpus with this fold's
+    training speakers (``fit_speakers``), whose statistics standardise every speaker's embedding.
+    ``on_epoch`` / ``resume``: see ``fit``.
     ``counterfactual`` (speaker -> partner, ``paaan.personality.counterfactual_partners``): the test speakers
     are scored a second time, each handed its partner's embedding, and ``predictions`` gains the column
     ``counterfactual`` (the prediction then); speakers without a partner keep their own. Nothing else changes.
@@ -293,30 +322,21 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
     if profile.train.threads:
         torch.set_num_threads(profile.train.threads)
     torch.manual_seed(seed)
-    if isinstance(fold, Fold):
-        f = fold
-    elif fold == "all":
-        f = all_rows_fold(store.utterances)
-    else:
-        f = get_fold(store.utterances, int(fold))
+    f = resolve_fold(store, fold)
     fold_id = "all" if fold == "all" else f.number
-    if fold == "all":
-        fit_rows, val_rows = np.sort(f.train), f.validation
-    else:
-        fit_rows, val_rows = training_rows(f, data.labels, profile.train.validation, profile.train.val_fraction, seed)
+    fit_rows, val_rows = _fit_and_validation_rows(f, fold == "all", data.labels, profile, seed)
     test_rows = f.test
 
     stats: dict[str, list[float]] = {}
     if variant.uses_personality:
-        if personality is None:
-            raise ValueError(f"variant {variant.name} needs a personality embedding table")
+        if personality is None or getattr(personality, "train_speakers_", None) is None:
+            raise ValueError(f"variant {variant.name} needs a fitted PersonalitySource")
         train_speakers = sorted(set(data.speakers[fit_rows]))
-        scaled = standardise(personality, train_speakers)
-        base = personality.loc[train_speakers]
-        stats = {"mean": base.mean().tolist(), "std": base.std(ddof=0).tolist()}
-        per_utterance = as_array(scaled, data.speakers)
-    else:
-        per_utterance = as_array(None, data.speakers)
+        if list(personality.train_speakers_) != train_speakers:
+            raise ValueError(f"the personality source of {variant.name} was fitted on other training speakers "
+                             f"({list(personality.train_speakers_)[:4]}...) than this fold's ({train_speakers[:4]}...)")
+        stats = {"mean": personality.mean_.tolist(), "std": personality.std_.tolist()}
+    per_utterance = (personality if variant.uses_personality else PersonalitySource()).embed(None, data.speakers)
 
     model = build_model(variant, profile.model, audio_dim=int(data.audio[0].shape[1]), word_dim=data.words[0].shape[1],
                         prev1=profile.prev1, prev2=profile.prev2, seed=seed).to(device_)
@@ -338,7 +358,7 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
         att_a = _attention_frame(data, audio_alpha, "step")
         att_t = _attention_frame(data, text_alpha, "position")
         if counterfactual and variant.uses_personality:
-            handed = as_array(scaled, [counterfactual.get(s, s) for s in data.speakers])
+            handed = personality.embed(None, [counterfactual.get(s, s) for s in data.speakers])
             cf_rows, cf_probs, _, _, _ = evaluate(model, data, test_rows, handed,
                                                    max(profile.train.batch_size, EVAL_BATCH), device_, False)
             order = {row: i for i, row in enumerate(cf_rows)}
@@ -346,7 +366,8 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
     return FoldResult(
         variant=variant.name, fold=fold_id, seed=seed, metrics=metrics, history=history, best_epoch=best_epoch,
         predictions=predictions, attention_audio=att_a, attention_text=att_t, confusion=matrix,
-        model=model.cpu(), personality_stats=stats, seconds=time.perf_counter() - started,
+        model=model.cpu(), personality_stats=stats, personality=personality if variant.uses_personality else None,
+        seconds=time.perf_counter() - started,
         train_utterances=len(fit_rows), validation_utterances=len(val_rows),
         epochs_run=history[-1]["epoch"] if history else 0,
         resumed_from_epoch=int(resume["epoch"]) if resume else 0,

@@ -18,6 +18,7 @@ from paaan.config import Profile
 from paaan.data import folds as folds_
 from paaan.data.folds import Fold, get_fold
 from paaan.features.store import FeatureStore
+from paaan.personality import PersonalitySource
 from paaan.retrieval import k_bounds
 from paaan.train import FoldResult, train_fold
 from paaan.variants import Variant
@@ -37,8 +38,9 @@ def inner_fold(utterances: pd.DataFrame, outer_fold: int, protocol: str = "sessi
 
 
 def inner_validation(store: FeatureStore, variant: Variant, outer_fold: int, k: int, profile: Profile,
-                     personality_for_k: Callable[[int], pd.DataFrame], seed: int = 0) -> FoldResult:
-    """Train ``variant`` with embeddings retrieved at ``k`` on the inner split of ``outer_fold``.
+                     personality_for_k: Callable[[int], PersonalitySource], seed: int = 0) -> FoldResult:
+    """Train ``variant`` with embeddings retrieved at ``k`` (``personality_for_k(k)``: a PersonalitySource
+    fitted with the inner split's training speakers) on the inner split of ``outer_fold``.
 
     The returned result's ``metrics["uar"]`` is the objective (UAR on the inner validation session).
     """

@@ -344,8 +344,7 @@ def _spec(store, variant: str = "IA+T", inputs=None) -> dict:
 
     profile, _ = load_profile("demo")
     spec = {"variant": variant, "k": None, "features": FeatureConfig().__dict__, "model": profile.model.__dict__,
-            "prev1": profile.prev1.__dict__, "prev2": profile.prev2.__dict__, "word_dim": store.word_dim,
-            "personality_mean": [0.0] * 25, "personality_std": [1.0] * 25}
+            "prev1": profile.prev1.__dict__, "prev2": profile.prev2.__dict__, "word_dim": store.word_dim}
     if inputs is not None:  # a model trained on own features; without: one logged before they existed (audio)
         spec |= {"inputs": inputs.to_spec(), "audio_dim": store.lld.shape[1]}
     return spec
@@ -365,7 +364,7 @@ def _model(store, spec):
 @pytest.fixture(scope="module")
 def features_model(own_store):
     from paaan.variants import get_variant
-    from registry.pyfunc import ModelInputs
+    from registry.request import ModelInputs
 
     inputs = ModelInputs.of(get_variant("IA+T"), own_store.audio_features, own_store.functionals_features)
     return _model(own_store, _spec(own_store, inputs=inputs))
@@ -447,16 +446,20 @@ def test_word_timings_are_checked_against_the_span_of_the_frames(features_model,
     _refused(features_model, request, r"^row 0: the last timed word ends at 99.00 s, but the audio lasts")
 
 
-def test_a_retrieval_model_on_own_functionals_reads_functionals_path(own_store, own, speaker_request):
+def test_a_retrieval_model_on_own_functionals_reads_functionals_path(own_store, own, speaker_request, tmp_path):
     from paaan.variants import get_variant
-    from registry.pyfunc import ModelInputs
+    from registry.request import ModelInputs
 
     functionals = {"name": "toy-functionals", "dim": F_FUNCTIONALS}
     inputs = ModelInputs.of(get_variant("PAaAN_NA"), own_store.audio_features, functionals)
+    from paaan.personality import PersonalitySource
+
     model = _model(own_store, _spec(own_store, "PAaAN_NA", inputs) | {"k": 3})
-    rng = np.random.default_rng(0)
-    model.bank = {"features": rng.standard_normal((20, F_FUNCTIONALS)), "scores": rng.standard_normal((20, 5)),
-                  "na_mean": np.zeros(F_FUNCTIONALS), "na_std": np.ones(F_FUNCTIONALS)}
+    # NA retrieval in the own functionals of a store built on them, standardised with every speaker but the first
+    functionals_store = build_store(own, tmp_path / "features", frames_dir=own["frames_dir"],
+                                    functionals_dir=own["functionals_dir"])
+    speakers = sorted(functionals_store.utterances["speaker"].unique())
+    model.personality = PersonalitySource("NA", k=3).fit(functionals_store, speakers[1:])
     request = speaker_request["request"]
     _refused(model, request, r"^the request has no functionals_path column: this model needs features_path: .*"
                              r"and functionals_path: the row's own functionals 'toy-functionals', a .npy file of "
@@ -474,7 +477,8 @@ def test_a_retrieval_model_on_own_functionals_reads_functionals_path(own_store, 
 
 def test_the_signature_and_spec_say_which_input_the_model_reads(own_store):
     from paaan.variants import get_variant
-    from registry.pyfunc import ModelInputs, signature
+    from registry.package import signature
+    from registry.request import ModelInputs
 
     def columns(inputs) -> dict[str, bool]:
         return {c.name: c.required for c in signature(inputs).inputs.inputs if "path" in c.name or "audio" in c.name}

@@ -33,8 +33,7 @@ def _spec(store, variant: str = "IA+T") -> dict:
 
     profile, _ = load_profile("demo")
     return {"variant": variant, "k": None, "features": FeatureConfig().__dict__, "model": profile.model.__dict__,
-            "prev1": profile.prev1.__dict__, "prev2": profile.prev2.__dict__, "word_dim": store.word_dim,
-            "personality_mean": [0.0] * 25, "personality_std": [1.0] * 25}
+            "prev1": profile.prev1.__dict__, "prev2": profile.prev2.__dict__, "word_dim": store.word_dim}
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +191,7 @@ def test_flac_and_other_rates_are_read_from_memory(model, speaker):
 
 
 def test_an_utterance_over_the_byte_limit_is_refused_before_decoding(model, speaker):
-    from registry.pyfunc import MAX_UTTERANCE_BYTES, decoded_size
+    from registry.request import MAX_UTTERANCE_BYTES, decoded_size
 
     assert MAX_UTTERANCE_BYTES == 16 * 2**20
     over = "A" * ((MAX_UTTERANCE_BYTES // 3 + 1) * 4)  # valid base64 of 2 bytes over the limit
@@ -208,7 +207,7 @@ def test_an_utterance_over_the_byte_limit_is_refused_before_decoding(model, spea
 
 
 def test_a_request_over_the_total_byte_limit_is_refused(model, speaker):
-    from registry.pyfunc import MAX_REQUEST_BYTES, MAX_UTTERANCE_BYTES
+    from registry.request import MAX_REQUEST_BYTES, MAX_UTTERANCE_BYTES
 
     assert MAX_REQUEST_BYTES == 64 * 2**20
     big = "A" * (MAX_UTTERANCE_BYTES // 3 * 4)  # just under 16 MiB each (one string, shared by the rows)
@@ -219,7 +218,7 @@ def test_a_request_over_the_total_byte_limit_is_refused(model, speaker):
 
 
 def test_an_utterance_over_the_length_limit_is_refused_by_path_and_in_base64(model, speaker, tmp_path):
-    from registry.pyfunc import MAX_UTTERANCE_SECONDS
+    from registry.request import MAX_UTTERANCE_SECONDS
 
     assert MAX_UTTERANCE_SECONDS == 60.0
     long = wav_bytes(np.zeros(61 * 8000, np.float32), 8000)  # 61 s at 8 kHz: under a MiB
@@ -234,7 +233,7 @@ def test_an_utterance_over_the_length_limit_is_refused_by_path_and_in_base64(mod
 
 
 def test_a_request_over_the_row_limit_is_refused(model):
-    from registry.pyfunc import MAX_ROWS
+    from registry.request import MAX_ROWS
 
     assert MAX_ROWS == 1024
     request = pd.DataFrame({"speaker": ["s"] * (MAX_ROWS + 1), "transcript": ["Hi."] * (MAX_ROWS + 1),
@@ -368,10 +367,13 @@ def saved_model(model, tiny_store, tmp_path_factory):
     """The model saved as an MLflow pyfunc (artifacts as log_pyfunc writes them), in a temporary folder."""
     import mlflow
 
-    from registry.pyfunc import INPUT_EXAMPLE, PaaanModel, signature
+    from paaan.personality import PersonalitySource
+    from registry.package import INPUT_EXAMPLE, signature
+    from registry.pyfunc import PaaanModel
 
     tmp = tmp_path_factory.mktemp("pyfunc")
-    artifacts = {"spec": tmp / "spec.json", "weights": tmp / "weights.pt", "vectors": tmp / "vectors.npz"}
+    artifacts = {"spec": tmp / "spec.json", "weights": tmp / "weights.pt", "vectors": tmp / "vectors.npz",
+                 "personality": PersonalitySource().fit(tiny_store, []).save(tmp / "personality")}
     artifacts["spec"].write_text(json.dumps(model.spec, default=list))
     torch.save(model.model.state_dict(), artifacts["weights"])
     np.savez(artifacts["vectors"], words=np.array(model.word_vectors.words, dtype=str),
@@ -393,7 +395,7 @@ def test_the_input_example_is_a_working_request(saved_model):
     """INPUT_EXAMPLE (base64 WAV, one row with timings, two with null) passes MLflow's own serving check."""
     from mlflow.models import convert_input_example_to_serving_input
 
-    from registry.pyfunc import INPUT_EXAMPLE
+    from registry.package import INPUT_EXAMPLE
 
     out = _serve_json(saved_model, json.loads(convert_input_example_to_serving_input(INPUT_EXAMPLE)))
     assert len(out) == 3 and set(out["emotion"]) <= {"ang", "hap", "neu", "sad"}
@@ -431,3 +433,41 @@ def test_json_timings_written_as_integers_are_refused_by_mlflow(saved_model, spe
     data[0][-2:] = [[2] * 50, [3] * 50]
     with pytest.raises(MlflowException, match=r"Can not safely convert int64 to float64"):
         _serve_json(saved_model, {"dataframe_split": {"columns": columns, "data": data}})
+
+
+# --- which files a served model reads ------------------------------------------------------------------------
+
+
+def test_in_process_a_model_reads_paths_as_given_and_served_only_under_the_serving_root(model, speaker, tmp_path,
+                                                                                       monkeypatch):
+    from registry.request import SERVING_ENVIRONMENT, SERVING_ROOT, readable_path
+
+    request = speaker["request"]
+    wav = request["audio_path"].iloc[0]
+    assert readable_path(wav, 0, "audio_path") == wav  # loaded in-process: as today
+    monkeypatch.setenv(SERVING_ENVIRONMENT, "true")  # what mlflow models serve sets in its process
+    monkeypatch.delenv(SERVING_ROOT, raising=False)
+    with pytest.raises(InputError, match=r"row 0, column 'audio_path': this server reads no files .*audio_base64"):
+        model.predict(None, request)
+    root = Path(wav).parents[1]  # the dialog folders of the session's wavs
+    monkeypatch.setenv(SERVING_ROOT, str(root))
+    assert len(model.predict(None, request)) == len(request)  # every file is under the root
+    relative = request.assign(audio_path=[str(Path(p).relative_to(root)) for p in request["audio_path"]])
+    assert len(model.predict(None, relative)) == len(request)  # a relative path is taken from the root
+    outside = tmp_path / "outside.wav"
+    outside.write_bytes(Path(wav).read_bytes())
+    link = root / "link.wav"
+    link.symlink_to(outside)
+    try:
+        messages = []
+        for path in (str(outside), str(tmp_path / "missing.wav"), str(root / ".." / ".." / "x.wav"), str(link)):
+            with pytest.raises(InputError) as refused:
+                readable_path(path, 2, "audio_path")
+            messages.append(str(refused.value).replace(repr(path), "PATH"))
+        # one refusal for a file that exists, one that does not, a way out by "..", and a link out of the root:
+        # the message does not tell them apart
+        assert len(set(messages)) == 1 and "only under the folder its operator named" in messages[0]
+    finally:
+        link.unlink()
+    with pytest.raises(InputError, match=r"row 0, column 'features_path': this server reads files only under"):
+        readable_path("/etc/hostname", 0, "features_path")

@@ -9,8 +9,9 @@ import torch
 
 from paaan.config import Profile
 from paaan.data.folds import get_fold
-from paaan.personality import EMBEDDING_COLUMNS, oracle_embeddings, shuffled_embeddings, standardise, true_profiles
-from paaan.train import batches, corpus_tensors, train_fold
+from paaan.personality import (EMBEDDING_COLUMNS, PersonalitySource, oracle_embeddings, shuffled_embeddings,
+                               standardise, true_profiles)
+from paaan.train import batches, corpus_tensors, fit_speakers, train_fold
 from paaan.tuning import inner_fold, inner_validation, k_search_space
 from paaan.variants import get_variant
 
@@ -68,14 +69,24 @@ def test_training_is_seeded(tiny_store):
     pd.testing.assert_frame_equal(a.predictions, b.predictions)
 
 
+def _oracle_source(store, corpus, fold, profile, seed=0, kind="oracle"):
+    return PersonalitySource(kind, seed=seed).fit(store, fit_speakers(store, fold, profile, seed),
+                                                  traits=true_profiles(corpus / "ground_truth.json"))
+
+
 def test_personality_is_standardised_with_the_training_speakers_only(tiny_store, tiny_corpus):
     embeddings = oracle_embeddings(tiny_corpus / "ground_truth.json")
-    result = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, TINY, personality=embeddings, seed=0,
+    source = _oracle_source(tiny_store, tiny_corpus, 1, TINY)
+    result = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, TINY, personality=source, seed=0,
                         want_attention=False)
     train_speakers = sorted(s for s in embeddings.index if not s.startswith("Ses01"))
+    assert source.train_speakers_ == train_speakers and result.personality is source
     np.testing.assert_allclose(result.personality_stats["mean"], embeddings.loc[train_speakers].mean().to_numpy())
-    with pytest.raises(ValueError, match="needs a personality embedding"):
+    with pytest.raises(ValueError, match="needs a fitted PersonalitySource"):
         train_fold(tiny_store, get_variant("PAaAN_PP"), 1, TINY, seed=0)
+    with pytest.raises(ValueError, match="fitted on other training speakers"):  # fold 2's source on fold 1
+        train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, TINY, seed=0,
+                   personality=_oracle_source(tiny_store, tiny_corpus, 2, TINY))
 
 
 def test_all_sessions_model_trains_on_everything_for_its_epochs(tiny_store):
@@ -104,16 +115,17 @@ def test_validation_on_held_out_speakers(tiny_store):
     assert (result.train_utterances, result.validation_utterances) == (len(fold.train), len(fold.validation))
 
 
-def test_a_resumed_fit_continues_exactly_where_its_snapshot_left_off(tiny_store):
+def test_a_resumed_fit_continues_exactly_where_its_snapshot_left_off(tiny_store, tiny_corpus):
     profile = TINY.replace(train={"epochs": 4, "validation": "speakers", "patience": 3})
     snapshots = {}
 
     def keep(record, snapshot):
         snapshots[record["epoch"]] = snapshot()
 
-    whole = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, profile, personality=_ones(tiny_store), seed=5,
+    source = _oracle_source(tiny_store, tiny_corpus, 1, profile, seed=5)
+    whole = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, profile, personality=source, seed=5,
                        on_epoch=keep, want_attention=False)
-    resumed = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, profile, personality=_ones(tiny_store), seed=5,
+    resumed = train_fold(tiny_store, get_variant("PAaAN_oracle"), 1, profile, personality=source, seed=5,
                          resume=snapshots[2], want_attention=False)
     assert resumed.resumed_from_epoch == 2 and resumed.epochs_run == whole.epochs_run
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
@@ -195,12 +207,6 @@ def test_the_unbalanced_shuffle_of_seed_0_inverted_extraversion_for_most_speaker
     assert int((np.sign(handed) != np.sign(oracle["extraversion_mean"].to_numpy())).sum()) == 8
 
 
-def _ones(store) -> pd.DataFrame:
-    speakers = sorted(store.utterances["speaker"].unique())
-    return pd.DataFrame(np.arange(len(speakers) * 25, dtype=float).reshape(len(speakers), 25) % 7,
-                        index=speakers, columns=list(EMBEDDING_COLUMNS))
-
-
 def test_oracle_embedding_is_the_true_profile_in_trait_major_order(tiny_corpus):
     truth = true_profiles(tiny_corpus / "ground_truth.json")
     embeddings = oracle_embeddings(truth)
@@ -230,13 +236,12 @@ def test_k_objective_uses_the_inner_split_only(tiny_store):
 
     def personality_for_k(k):
         seen.append(k)
-        return pd.DataFrame(np.ones((10, 25)), index=sorted(tiny_store.utterances["speaker"].unique()),
-                            columns=list(EMBEDDING_COLUMNS))
+        return PersonalitySource("NA", k=k).fit(tiny_store, fit_speakers(tiny_store, inner, TINY))
 
-    result = inner_validation(tiny_store, get_variant("PAaAN_PP"), 3, 2, TINY, personality_for_k)
-    assert seen == [2]
+    result = inner_validation(tiny_store, get_variant("PAaAN_NA"), 3, 2, TINY, personality_for_k)
+    assert seen == [2] and result.personality.k == 2
     assert set(result.predictions["utterance_id"]) == set(tiny_store.utterances["utterance_id"].iloc[inner.test])
     with pytest.raises(ValueError, match="outside"):
-        inner_validation(tiny_store, get_variant("PAaAN_PP"), 3, high + 1, TINY, personality_for_k)
+        inner_validation(tiny_store, get_variant("PAaAN_NA"), 3, high + 1, TINY, personality_for_k)
     with pytest.raises(ValueError, match="no k to tune"):
         inner_validation(tiny_store, get_variant("IA+T"), 3, 2, TINY, personality_for_k)

@@ -28,7 +28,8 @@ def small_run(tiny_corpus, tmp_path_factory):
     from experiments.profiles import load_profile
     from experiments.train import prepare_upstream, train_and_log
     from paaan.variants import get_variant
-    from registry.pyfunc import log_pyfunc
+    from experiments.featurize import store_of
+    from registry.package import log_pyfunc
 
     base = tmp_path_factory.mktemp("small_run")
     home = base / "home" / "alice"
@@ -63,7 +64,7 @@ def small_run(tiny_corpus, tmp_path_factory):
             fold_run = run.info.run_id
         with tracking.step_run("PAaAN_PP-final", "trial", tags={"paaan.variant": variant.name}) as run:
             result = train_and_log(variant, "all", 0, k, profile, upstream, log_model=True, want_attention=False)
-            model_uri = log_pyfunc(result, variant, k, profile, upstream)
+            model_uri = log_pyfunc(result, variant, k, profile, store_of(upstream.featurize), upstream.featurize)
             mlflow.set_tag("paaan.model_uri", model_uri)
             final_run = run.info.run_id
         version = mlflow.register_model(model_uri, REGISTERED)

@@ -403,7 +403,7 @@ def test_an_alignment_is_dropped_only_beyond_the_tolerance():
 def test_a_bad_request_is_an_input_error_and_an_http_400():
     """In Python a bad request raises InputError; `mlflow models serve` answers it with HTTP 400 and the
     message (it shows any other exception as "unexpected error" with a stack trace)."""
-    from registry.pyfunc import RequestError
+    from registry.request import RequestError
 
     error = RequestError("row 1, column 'audio_path': /x.wav is not a readable file")
     assert isinstance(error, InputError) and isinstance(error, MlflowException)

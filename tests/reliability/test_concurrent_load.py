@@ -11,6 +11,7 @@ Servers are started by this test, bind 127.0.0.1 and are stopped by their proces
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -103,7 +104,9 @@ def test_a_served_model_answers_a_burst_without_errors(small_run, tmp_path):
     with word timings): answered as the same files by path; a corrupt base64 string and an oversize file get
     HTTP 400 naming the row."""
     port = free_port()
-    env = child_env(tmp_path, small_run.tracking_uri)
+    # the server reads files only under the folder its operator names (registry.request.readable_path)
+    env = child_env(tmp_path, small_run.tracking_uri,
+                    PAAAN_SERVING_ROOT=os.path.commonpath([str(w.parent) for w in small_run.wavs[:3]]))
     started = time.perf_counter()
     server = start([sys.executable, "-m", "mlflow", "models", "serve", "-m", small_run.registered,
                     "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
@@ -146,10 +149,25 @@ def test_a_served_model_answers_a_burst_without_errors(small_run, tmp_path):
         answer = requests.post(f"{url}/invocations", json=bad, timeout=60)
         error = answer.json()
         print(f"[reliability] malformed request: HTTP {answer.status_code}: {error['message'][-160:]!r}")
-        # the model's own message (naming the row and the path), and no stack trace of the server's files
+        # the model's own message (naming the row and the column), and no stack trace of the server's files; a
+        # path outside the serving root is refused alike whether the file exists or not
         assert answer.status_code == 400 and error["error_code"] == "INVALID_PARAMETER_VALUE"
-        assert error["message"].endswith("row 0, column 'audio_path': /no/such.wav is not a readable file")
+        outside = "row 0, column 'audio_path': this server reads files only under the folder its operator named in " \
+                  "PAAAN_SERVING_ROOT; {!r} is not under it"
+        assert error["message"].endswith(outside.format("/no/such.wav"))
         assert "stack_trace" not in error and "Traceback" not in answer.text
+        exists = dict(body)
+        exists["dataframe_split"] = dict(body["dataframe_split"], data=[[r[0], sys.executable, r[2]]
+                                                                        for r in body["dataframe_split"]["data"]])
+        answer = requests.post(f"{url}/invocations", json=exists, timeout=60)
+        assert answer.status_code == 400 and answer.json()["message"].endswith(outside.format(sys.executable))
+        inside = dict(body)  # under the root, a missing file may be named as missing: the operator allowed it
+        root = env["PAAAN_SERVING_ROOT"]
+        inside["dataframe_split"] = dict(body["dataframe_split"], data=[[r[0], "missing.wav", r[2]]
+                                                                        for r in body["dataframe_split"]["data"]])
+        answer = requests.post(f"{url}/invocations", json=inside, timeout=60)
+        assert answer.status_code == 400 and answer.json()["message"].endswith(
+            f"row 0, column 'audio_path': {os.path.realpath(root)}/missing.wav is not a readable file")
         assert requests.post(f"{url}/invocations", json=body, timeout=60).status_code == 200
 
         _base64_audio_from_another_process(small_run, url, tmp_path, env)
