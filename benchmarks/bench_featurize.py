@@ -1,6 +1,6 @@
 """Benchmark 1 (and half of 6): featurization speed, its overhead against bare openSMILE, caching, memory.
 
-    python benchmarks/bench_featurize.py [--work /tmp/paaan-bench] [--subset 0.1] [--rounds 3] [--skip-full]
+    python -m benchmarks.bench_featurize [--work /tmp/paaan-bench] [--subset 0.1] [--rounds 3] [--skip-full]
 
 Two parts, on the iemocap-scale demo corpus (5531 four-class IEMOCAP utterances + 640 SSPNet clips):
 
@@ -20,15 +20,11 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import shutil
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import (DEFAULT_WORK, RESULTS, TreeMemory, demo_corpus, median, print_table, scaling_efficiency,  # noqa: E402
-                               slowdown, write_result)
+from benchmarks.common import (DEFAULT_WORK, RESULTS, TreeMemory, demo_corpus, fresh_folder, median, print_table,
+                               scaling_efficiency, slowdown, write_result)
 
 # --- the bare baseline: one opensmile.Smile per feature set, nothing else -----------------------------------
 
@@ -117,9 +113,7 @@ def full_corpus(corpus: Path, work: Path, warm_runs: int = 3) -> dict:
 
     from paaan.config import FeatureConfig
 
-    folder = work / "featurize"
-    shutil.rmtree(folder, ignore_errors=True)  # cold: no tracking store, no openSMILE/tagger cache
-    folder.mkdir(parents=True)
+    folder = fresh_folder(work / "featurize")  # cold: no tracking store, no openSMILE/tagger cache
     os.environ["PAAAN_CACHE"] = str(folder / "cache")
     from paaan.features.acoustic import clear_extractors
 
@@ -153,7 +147,7 @@ def full_corpus(corpus: Path, work: Path, warm_runs: int = 3) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="corpora, stores and mlflow.db go here")
     parser.add_argument("--subset", type=float, default=0.1, help="share of each corpus in the side-by-side part")
     parser.add_argument("--rounds", type=int, default=3)

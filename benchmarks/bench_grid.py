@@ -1,7 +1,7 @@
 """Benchmarks 3 and 6: the ablation end to end (wall time, Ray efficiency, per-trial overhead, peak memory).
 
-    python benchmarks/bench_grid.py [--work /tmp/paaan-bench] [--corpus demo] [--profile demo] [--variants all]
-    python benchmarks/bench_grid.py --corpus iemocap-scale --profile benchmarks/profiles/memory.yaml \
+    python -m benchmarks.bench_grid [--work /tmp/paaan-bench] [--corpus demo] [--profile demo] [--variants all]
+    python -m benchmarks.bench_grid --corpus iemocap-scale --profile benchmarks/profiles/memory.yaml \
         --tracking-dir /tmp/paaan-bench/featurize --keep --name grid_memory --variants "A+T,PAaAN_PP"
                                                        # memory of the ablation at IEMOCAP's scale (BENCHMARKS.md 6)
 
@@ -22,39 +22,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import (DEFAULT_WORK, TreeMemory, demo_corpus, median, parallel_efficiency,  # noqa: E402
-                               print_table, write_result)
-
-
-def run_ablation(corpus: Path, folder: Path, profile: str, variants: str, cpus: int, extra: list[str],
-                 log_name: str = "ablation.log") -> tuple:
-    env = dict(os.environ, PAAAN_CACHE=str(folder / "cache"), PAAAN_RAY_RESULTS=str(folder / "ray_results"),
-               PYTHONUNBUFFERED="1")
-    env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-m", "experiments.cli", "ablation",
-               "--iemocap-root", str(corpus / "IEMOCAP_full_release"), "--sspnet-root", str(corpus / "SSPNet"),
-               "--profile", profile, "--variants", variants, "--num-cpus", str(cpus),
-               "--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}", *extra]
-    print("$ " + " ".join(command), flush=True)
-    log = open(folder / log_name, "w")
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).resolve().parent.parent)
-    with TreeMemory(process.pid, every=0.5) as memory:
-        code = process.wait()
-    wall = time.perf_counter() - started
-    log.close()
-    if code != 0:
-        tail = (folder / log_name).read_text()[-3000:]
-        raise SystemExit(f"the ablation failed (exit {code}); log tail:\n{tail}")
-    return wall, memory
+from benchmarks.common import (DEFAULT_WORK, demo_corpus, experiment_runs, median, newest_run, parallel_efficiency,
+                               print_table, run_ablation, this_ablation, write_result)
 
 
 def phase_figures(runs: list, cpus: int) -> dict:
@@ -78,33 +50,9 @@ def phase_figures(runs: list, cpus: int) -> dict:
     }
 
 
-def this_ablation(ablation, runs: list) -> list:
-    """The runs of this command's ablation: the descendants of its run (``mlflow.parentRunId`` links: steps,
-    tune_k runs and their k trials, grid trials, summaries) that started with it or later.
-
-    With ``--keep`` the store holds earlier commands' runs too, and a resumed ablation adopts finished trials
-    of an earlier attempt: neither belongs in this command's phases and overheads. One search over the
-    experiment, walked here, rather than one ``experiments.ablation.children`` query per parent.
-    """
-    below: dict[str, list] = {}
-    for run in runs:
-        below.setdefault(run.data.tags.get("mlflow.parentRunId"), []).append(run)
-    found, frontier = [], [ablation.info.run_id]
-    while frontier:
-        for run in below.get(frontier.pop(), []):
-            frontier.append(run.info.run_id)
-            if run.info.start_time >= ablation.info.start_time:
-                found.append(run)
-    return found
-
-
 def analyse(folder: Path, cpus: int) -> dict:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("paaan")
-    runs = client.search_runs([experiment.experiment_id], max_results=50000)
-    ablation = max((r for r in runs if r.data.tags.get("paaan.step") == "ablation"), key=lambda r: r.info.start_time)
+    runs = experiment_runs(f"sqlite:///{folder / 'mlflow.db'}")
+    ablation = newest_run(runs, "ablation")
     by_step: dict[str, list] = {"ablation": [ablation]}
     for run in this_ablation(ablation, runs):
         by_step.setdefault(run.data.tags.get("paaan.step", "?"), []).append(run)
@@ -144,7 +92,7 @@ def analyse(folder: Path, cpus: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--corpus", default="demo", help="demo corpus profile: demo or iemocap-scale")
     parser.add_argument("--profile", default="demo", help="paaan profile name or YAML path")

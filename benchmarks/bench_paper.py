@@ -1,7 +1,7 @@
 """Benchmark 4: the paper's full study (``paper`` profile) on the iemocap-scale corpus, timed and projected,
 with the Optuna k search's ASHA early stopping on and off.
 
-    python benchmarks/bench_paper.py [--work /tmp/paaan-bench] [--epochs 1,3] [--share 0.25] [--full-fold]
+    python -m benchmarks.bench_paper [--work /tmp/paaan-bench] [--epochs 1,3] [--share 0.25] [--full-fold]
                                      [--grid-efficiency 0.9] [--device cpu] [--skip-k-search | --k-search-only]
 
 1. One fold of PAaAN_PP with the paper profile (50 epochs, batch 32, 128-unit BLSTMs, lr 1e-4), one torch
@@ -39,21 +39,19 @@ import argparse
 import dataclasses
 import multiprocessing as mp
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import (DEFAULT_WORK, RESULTS, bench_profile, build, demo_corpus, experiment_runs,
+                               fresh_folder, newest_run, print_table, random_embeddings, random_personality,
+                               run_ablation, scale_store, this_ablation, write_result)
 
-from benchmarks.common import (DEFAULT_WORK, bench_profile, build, demo_corpus, print_table,  # noqa: E402
-                               random_embeddings, random_personality, scale_store, write_result)
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from paaan.variants import VARIANTS  # noqa: E402
+from paaan.variants import VARIANTS
 
 PAPER_VARIANTS = tuple(v.name for v in VARIANTS if v.paper is not None)  # the rows of Table I
 RETRIEVAL_VARIANTS = tuple(v.name for v in VARIANTS if v.paper is not None and v.uses_retrieval)  # k is tuned
@@ -223,15 +221,8 @@ def k_search_profile(folder: Path) -> Path:
 def k_search_runs(tracking_db: Path, scheduler: str) -> tuple[list, list]:
     """The k trials' and tune_k runs of the newest ablation in a tracking store that ran with this
     ``tune.scheduler`` (its parent run's param)."""
-    from mlflow.tracking import MlflowClient
-
-    from benchmarks.bench_grid import this_ablation
-
-    client = MlflowClient(f"sqlite:///{tracking_db}")
-    experiment = client.get_experiment_by_name("paaan")
-    runs = client.search_runs([experiment.experiment_id], max_results=50000)
-    ablation = max((r for r in runs if r.data.tags.get("paaan.step") == "ablation"
-                    and r.data.params.get("tune.scheduler") == scheduler), key=lambda r: r.info.start_time)
+    runs = experiment_runs(f"sqlite:///{tracking_db}")
+    ablation = newest_run(runs, "ablation", {"tune.scheduler": scheduler})
     mine = this_ablation(ablation, runs)
     return ([r for r in mine if r.data.tags.get("paaan.step") == "tune_k_trial"],
             [r for r in mine if r.data.tags.get("paaan.step") == "tune_k"])
@@ -242,12 +233,8 @@ def measure_k_search(work: Path, corpus_profile: str = "demo", variant: str = "P
     """Part 3: the k search with ASHA, then without, in one tracking store (the second reuses featurize,
     SHLA and retrieval), each a ``paaan ablation`` child process; the epochs of each from MLflow
     (``k_search_epochs``) and their ratio."""
-    from benchmarks.bench_grid import run_ablation
-
     corpus = demo_corpus(corpus_profile, work=work)
-    folder = work / "k-search"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = fresh_folder(work / "k-search")
     profile = k_search_profile(folder)
     epochs = bench_profile("paper").train.epochs
     cpus = cpus or os.cpu_count()
@@ -361,7 +348,7 @@ def grid_efficiency(given: float | None) -> float:
         return given
     import json
 
-    grid = Path(__file__).resolve().parent / "results" / "grid_demo.json"
+    grid = RESULTS / "grid_demo.json"
     return json.loads(grid.read_text())["figures"]["grid"]["parallel_efficiency"] if grid.is_file() else 1.0
 
 
@@ -379,7 +366,7 @@ def k_search_rows(k: dict) -> list[list]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--epochs", default="1,3", help="two epoch counts for the fixed + per-epoch fit")
     parser.add_argument("--share", type=float, default=0.25, help="share of fold 1 for the per-variant costs")

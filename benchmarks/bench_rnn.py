@@ -1,6 +1,6 @@
 """Benchmark 6: the CPU recurrences without packing against the packed sequences they replace.
 
-    python benchmarks/bench_rnn.py [--batch 32] [--max-steps 200] [--threads 1] [--rounds 5]
+    python -m benchmarks.bench_rnn [--batch 32] [--max-steps 200] [--threads 1] [--rounds 5]
 
 On the CPU, PyTorch runs a packed batch whose lengths differ as a step-by-step loop of small matrix products.
 ``paaan.models.layers`` runs the fused kernel on the padded batch instead: ``BLSTM`` (the BLSTM-attention
@@ -13,16 +13,12 @@ gradients (tests/test_models.py). This times one forward + backward of each, at 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import bench_profile, median, print_table, write_result
 
-from benchmarks.common import bench_profile, median, print_table, write_result  # noqa: E402
-
-import torch  # noqa: E402
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 def _packed(rnn, x, lengths):
@@ -57,7 +53,7 @@ def seconds(step, x, lengths) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--max-steps", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)

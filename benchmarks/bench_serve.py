@@ -1,13 +1,13 @@
 """Benchmark 5: the registered PAaAN_PP pyfunc, a request of 20 utterances of one speaker.
 
-    python benchmarks/bench_serve.py [--work /tmp/paaan-bench] [--tracking-dir /tmp/paaan-bench/grid-demo]
+    python -m benchmarks.bench_serve [--work /tmp/paaan-bench] [--tracking-dir /tmp/paaan-bench/grid-demo]
                                      [--requests 30] [--model models:/paaan-PAaAN_PP@champion]
 
 Loads the model the demo ablation registered (``bench_grid.py`` leaves it in ``<work>/grid-demo``) through
 ``mlflow.pyfunc.load_model`` and calls ``predict`` in this process (the path ``mlflow models serve`` runs per
 request, without HTTP). Each request holds 20 utterances of one speaker of the iemocap-scale corpus (wav
 path + transcript), a seeded sample per request; the first request (lazy loading) is reported apart.
-Latency is split by timing the model's own stages: openSMILE (``_acoustic``: read, resample, LLDs,
+Latency is split by timing the model's own stages: openSMILE (``acoustic``: read, resample, LLDs,
 functionals), text (tokens, POS-free word vectors), personality (SHLA + cosine top-k retrieval) and the
 network's forward pass; the rest is request checks, z-normalisation, batching and the output frame.
 """
@@ -15,16 +15,13 @@ network's forward pass; the rest is request checks, z-normalisation, batching an
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import DEFAULT_WORK, demo_corpus, median, print_table, write_result
 
-from benchmarks.common import DEFAULT_WORK, demo_corpus, median, print_table, write_result  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 UTTERANCES = 20
 
@@ -61,14 +58,14 @@ def instrument(python_model, clock: dict) -> None:
                 clock[name] += time.perf_counter() - started
         return wrapper
 
-    python_model._acoustic = timed("opensmile", python_model._acoustic)
-    python_model._personality = timed("personality", python_model._personality)
+    python_model.acoustic = timed("opensmile", python_model.acoustic)
+    python_model.personality_rows = timed("personality", python_model.personality_rows)
     python_model.model.forward = timed("network", python_model.model.forward)
     text.transcript_features = timed("text", text.transcript_features)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--tracking-dir", type=Path, default=None, help="default: <work>/grid-demo")
     parser.add_argument("--model", default="models:/paaan-PAaAN_PP@champion")

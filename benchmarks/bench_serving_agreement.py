@@ -1,6 +1,6 @@
 """Benchmark: does a served model predict as it was evaluated? Training code path against the pyfunc.
 
-    python benchmarks/bench_serving_agreement.py --tracking-uri sqlite:////abs/path/mlflow.db
+    python -m benchmarks.bench_serving_agreement --tracking-uri sqlite:////abs/path/mlflow.db
         [--models paaan-PAaAN_PP@champion paaan-IA_T@champion] [--iemocap-root PATH] [--speakers N]
         [--audio path|base64]
 
@@ -10,9 +10,8 @@ feature store of the model's own featurize run, ``spec.json``'s ``featurize_run`
 - (a) training: the training code path on the feature store's tensors: ``paaan.train.corpus_tensors`` (LLD
   steps z-normalised by featurize, ``step_word`` from the stored forced alignment), ``collate`` and the
   forward pass through ``paaan.train.evaluate`` (what scores a test fold), with the registered model's own
-  network weights and the personality embedding training used (the retrieve run's neighbours for the
-  model's k, or the demo corpus' true profiles for oracle variants) scaled with the model's stored
-  statistics;
+  network weights and the personality embedding training used (the model's personality source fitted again
+  as training fitted it: ``experiments.train.personality_source``);
 - (b) served, timed: ``mlflow.pyfunc`` predictions, one request per speaker holding all of that speaker's
   utterances (so z-normalisation and retrieval see what training saw), with ``word_starts``/``word_ends``
   from the store's words table (featurize's per-token start/end of the corpus' forced alignment);
@@ -22,7 +21,7 @@ It reports the agreement of the predicted classes (%) between (a) and (b), (a) a
 largest class-probability difference, and the UAR of each, as JSON in benchmarks/results/serving_agreement.json
 and a printed table. The UARs are on the utterances the all-session model was trained on: a check that serving
 matches evaluation, not a generalisation figure. openSMILE's results for a file are computed once and reused by
-(c) and by the other models of the same feature settings (the pyfunc's ``_acoustic`` memoised: deterministic,
+(c) and by the other models of the same feature settings (the pyfunc's ``acoustic`` memoised: deterministic,
 and it halves the run); everything else, validation, z-normalisation, retrieval, batching, runs per request.
 """
 
@@ -32,16 +31,13 @@ import argparse
 import base64
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import print_table, write_result
 
-from benchmarks.common import print_table, write_result  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 DEFAULT_MODELS = ("paaan-PAaAN_PP@champion", "paaan-IA_T@champion")
 
@@ -79,34 +75,22 @@ def corpus_root(client, featurize_run: str, given: Path | None) -> Path:
 
 
 def training_personality(python_model, version, store, root: Path) -> np.ndarray:
-    """(n_utterances, 25) float32: the embedding each utterance's speaker had in training, scaled with the
-    statistics training used (the model's ``personality_mean``/``personality_std``)."""
+    """(n_utterances, 25) float32: the embedding each utterance's speaker had in training: the model's personality
+    source fitted again as training fitted it for a model of every utterance (every speaker, the shla step's
+    logged latents, the retrieve step's bank and k, or the demo corpus' true profiles)."""
     from mlflow.tracking import MlflowClient
 
-    from paaan.personality import as_array, oracle_embeddings
-    from paaan.retrieval import EMBEDDING_COLUMNS
+    from experiments.profiles import load_profile
+    from experiments.train import Upstream, personality_source
+    from paaan.personality import PersonalitySource
 
-    variant, spec = python_model.variant, python_model.spec
-    speakers = store.utterances["speaker"].to_numpy()
-    if not variant.uses_personality:
-        return as_array(None, speakers)
-    if variant.personality in ("PP", "NA"):
-        from experiments.retrieve import neighbours_of
-
-        params = MlflowClient().get_run(version.run_id).data.params
-        retrieve_run = params.get(f"retrieve_run_{variant.personality}")
-        if not retrieve_run:
-            raise SystemExit(f"{variant.name}: the training run {version.run_id} names no retrieve_run_"
-                             f"{variant.personality}")
-        embeddings = neighbours_of(retrieve_run, spec["featurize_run"]).embeddings(int(spec["k"]))
-    elif variant.personality == "oracle":
-        embeddings = oracle_embeddings(ground_truth(root))
-    else:
-        raise SystemExit(f"{variant.name}: personality {variant.personality!r} cannot be served (its embedding "
-                         f"depends on the training seed), so there is nothing to compare")
-    columns = list(EMBEDDING_COLUMNS)
-    scaled = (embeddings[columns] - np.asarray(spec["personality_mean"])) / np.asarray(spec["personality_std"])
-    return as_array(scaled, speakers)
+    params = MlflowClient().get_run(version.run_id).data.params
+    truth = root.parent / "ground_truth.json"
+    upstream = Upstream(params["featurize_run"], params.get("shla_run"), None, str(truth) if truth.is_file() else None)
+    profile, _ = load_profile("demo")  # a model of every utterance fits on every speaker, whatever the profile
+    source = personality_source(python_model.variant, python_model.spec["k"], upstream, store, "all", profile,
+                                int(params.get("seed", 0)))
+    return (source or PersonalitySource()).embed(None, store.utterances["speaker"].to_numpy())
 
 
 def ground_truth(root: Path) -> Path:
@@ -165,7 +149,7 @@ def speaker_requests(store, root: Path, timed: bool, audio: str, speakers: list[
 
 def memoise_acoustic(python_model, cache: dict) -> None:
     """Reuse openSMILE's results for files already computed with the same feature settings."""
-    original = python_model._acoustic
+    original = python_model.acoustic
     settings = json.dumps(python_model.spec["features"], sort_keys=True, default=str)
 
     def cached(frame, audio, timings, **options):  # options: with_lld, with_functionals
@@ -175,7 +159,7 @@ def memoise_acoustic(python_model, cache: dict) -> None:
             cache[key] = original(frame, audio, timings, **options)
         return cache[key]
 
-    python_model._acoustic = cached
+    python_model.acoustic = cached
 
 
 def served_predictions(model, store, root: Path, timed: bool, audio: str, speakers: list[str],
@@ -218,7 +202,7 @@ def compare(reference: str, cache: dict, root_given: Path | None, max_speakers: 
     speakers = sorted(table["speaker"].unique())[: max_speakers or None]
     keep = np.flatnonzero(table["speaker"].isin(speakers).to_numpy())
     traits = None
-    if python_model.variant.personality == "oracle":
+    if python_model.personality.needs_traits:
         from paaan.personality import true_profiles
 
         traits = true_profiles(ground_truth(root))
@@ -255,7 +239,7 @@ def compare(reference: str, cache: dict, root_given: Path | None, max_speakers: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracking-uri", required=True, help="the tracking store the models are registered in")
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="NAME@ALIAS or NAME/VERSION")
     parser.add_argument("--iemocap-root", type=Path, default=None,

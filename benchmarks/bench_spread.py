@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import DEFAULT_WORK, REPO, print_table, write_result
+from benchmarks.common import (DEFAULT_WORK, REPO, cold_env, experiment_runs, fresh_folder, print_table, run_logged,
+                               write_result)
 
 # What each setting tells the libraries (their documented switches). "avx2" is this kind of machine's own
 # (no AVX-512); "avx" is an AVX-only CPU as oneDNN sees it (no FMA: measured to change results here only
@@ -47,23 +45,13 @@ HEADLINE = ("PAaAN_PP", "IA+T")
 
 def run_ablation(name: str, work: Path, data: Path, env_extra: dict[str, str], *options: str) -> dict:
     """The README command in a cold store ``work/<name>`` on the corpora in ``data``; its parent run's tables."""
-    folder = work / name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = fresh_folder(work / name)
     # PYTHONPATH: this checkout's code, in the driver and in every Ray worker, whatever is installed
-    env = dict(os.environ, PAAAN_CACHE=str(folder / "cache"), PAAAN_RAY_RESULTS=str(folder / "ray_results"),
-               PAAAN_DATA=str(data), PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO), **env_extra)
-    for key in [k for k in env if k.startswith("MLFLOW_")]:
-        env.pop(key)
+    env = cold_env(folder, PAAAN_DATA=str(data), PYTHONPATH=str(REPO), **env_extra)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     command = [sys.executable, "-m", "experiments.cli", "ablation", "--tracking-uri", uri, *options]
     print(f"$ {' '.join(f'{k}={v}' for k, v in env_extra.items())} {' '.join(command)}", flush=True)
-    started = time.perf_counter()
-    with open(folder / "command.log", "w") as log:
-        code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO).returncode
-    wall = time.perf_counter() - started
-    if code != 0:
-        raise SystemExit(f"{name} failed (exit {code}); log tail:\n{(folder / 'command.log').read_text()[-3000:]}")
+    wall, _ = run_logged(command, env, folder / "command.log", name)
     return {"wall_seconds": round(wall, 1), **parent_tables(uri)}
 
 
@@ -72,8 +60,7 @@ def parent_tables(uri: str) -> dict:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("paaan")
-    parent = client.search_runs([experiment.experiment_id], filter_string="tags.`paaan.step` = 'ablation'")[0]
+    parent = experiment_runs(uri, "ablation")[0]
     results = pd.read_csv(client.download_artifacts(parent.info.run_id, "fold_results.csv"))
     k = json.loads(Path(client.download_artifacts(parent.info.run_id, "k_per_fold.json")).read_text())
     return {"trials": results[["variant", "fold", "seed", "uar", "best_epoch"]].to_dict("records"), "k_per_fold": k,
@@ -100,7 +87,7 @@ def headline(figures: dict) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK / "spread")
     parser.add_argument("--settings", default=",".join(INSTRUCTION_SETS),
                         help=f"comma-separated, of {', '.join(INSTRUCTION_SETS)}")

@@ -1,10 +1,10 @@
 """The budgets on this machine: ``paaan testbed --quick``, the full testbed, the README's main command, and the
 power curves (``paaan testbed --power``, ``--power --quick``).
 
-    python benchmarks/bench_testbed.py                  # --quick, cold (corpora generated), then the README command
-    python benchmarks/bench_testbed.py --full           # the full testbed too (about an hour on 2 cores)
-    python benchmarks/bench_testbed.py --only full      # one of: quick, full, readme, readme_no_asha, power, power_quick
-    python benchmarks/bench_testbed.py --only readme --asha-off
+    python -m benchmarks.bench_testbed                  # --quick, cold (corpora generated), then the README command
+    python -m benchmarks.bench_testbed --full           # the full testbed too (about an hour on 2 cores)
+    python -m benchmarks.bench_testbed --only full      # one of: quick, full, readme, readme_no_asha, power, power_quick
+    python -m benchmarks.bench_testbed --only readme --asha-off
                                        # the README command, then the same ablation with the k search unpruned
                                        # (--k-scheduler none; the corpus reused): k per fold and Table I side by side
 
@@ -23,16 +23,12 @@ run <= 15 min (issue 18). The testbed's own runs have no target since they run s
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import DEFAULT_WORK, print_table, write_result  # noqa: E402
+from benchmarks.common import (DEFAULT_WORK, REPO, cold_env, experiment_runs, fresh_folder, print_table, run_logged,
+                               write_result)
 
 TARGETS = {"quick": None, "full": None, "readme": 6 * 60, "readme_no_asha": None, "power": 90 * 60,
            "power_quick": 15 * 60}
@@ -52,26 +48,14 @@ def load_average() -> str:
 
 def run(name: str, work: Path, data: Path | None = None) -> dict:
     """One command from a cold start (``data``: an existing PAAAN_DATA to reuse the corpora of)."""
-    folder = work / f"budget-{name}"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = fresh_folder(work / f"budget-{name}")
     # PYTHONPATH: this checkout's code in the driver and every Ray worker, whatever is installed
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent),
-               PAAAN_CACHE=str(folder / "cache"), PAAAN_RAY_RESULTS=str(folder / "ray_results"),
-               PAAAN_DATA=str(data or folder / "data"), PYTHONUNBUFFERED="1")
-    for key in [k for k in env if k.startswith("MLFLOW_")]:
-        env.pop(key)
+    env = cold_env(folder, PYTHONPATH=str(REPO), PAAAN_DATA=str(data or folder / "data"))
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     command = [sys.executable, "-m", "experiments.cli", *COMMANDS[name], "--tracking-uri", uri]
     print(f"$ {' '.join(command)}  (load average {load_average()})", flush=True)
     load = load_average()
-    started = time.perf_counter()
-    with open(folder / "command.log", "w") as log:
-        code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              cwd=Path(__file__).resolve().parent.parent).returncode
-    wall = time.perf_counter() - started
-    if code != 0:
-        raise SystemExit(f"{name} failed (exit {code}); log tail:\n{(folder / 'command.log').read_text()[-3000:]}")
+    wall, _ = run_logged(command, env, folder / "command.log", name)
     target = TARGETS[name]
     figures = {"wall_seconds": round(wall, 1), "target_seconds": target, "met": None if target is None else wall <= target,
                "load_average_before": load, **phases(uri)}
@@ -87,14 +71,13 @@ def ablation_outcome(uri: str) -> dict:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("paaan")
-    parent = client.search_runs([experiment.experiment_id], filter_string="tags.`paaan.step` = 'ablation'")[0]
+    parent = experiment_runs(uri, "ablation")[0]
     k = json.loads(Path(client.download_artifacts(parent.info.run_id, "k_per_fold.json")).read_text())
-    summaries = client.search_runs([experiment.experiment_id], filter_string="tags.`paaan.step` = 'summary'")
+    summaries = experiment_runs(uri, "summary")
     table = {r.data.tags["paaan.variant"]: {m: round(r.data.metrics[m], 4) for m in
                                               ("uar_mean", "uar_std", "wa_mean", "f1_macro_mean")}
              for r in summaries}
-    tune = client.search_runs([experiment.experiment_id], filter_string="tags.`paaan.step` = 'tune_k'")
+    tune = experiment_runs(uri, "tune_k")
     return {"k_per_fold": k, "table1": table,
             "k_epochs_trained": sum(r.data.metrics.get("epochs_trained", 0) for r in tune),
             "k_trials_stopped_early": sum(r.data.metrics.get("trials_stopped_early", 0) for r in tune)}
@@ -102,11 +85,7 @@ def ablation_outcome(uri: str) -> dict:
 
 def phases(uri: str) -> dict:
     """Seconds per kind of run (from their start and end times) and the trials' summed training time."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("paaan")
-    runs = client.search_runs([experiment.experiment_id], max_results=50000)
+    runs = experiment_runs(uri)
     spans: dict[str, float] = {}
     for run in runs:
         step = run.data.tags.get("paaan.step", "?")
@@ -121,7 +100,7 @@ def phases(uri: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--full", action="store_true", help="also the full testbed (about 45 minutes)")
     parser.add_argument("--only", choices=sorted(COMMANDS), help="run one command only")

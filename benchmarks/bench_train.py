@@ -1,6 +1,6 @@
 """Benchmark 2: training throughput against a bare PyTorch loop, the gain of length-aware batching, FLOP rate.
 
-    python benchmarks/bench_train.py [--work /tmp/paaan-bench] [--profiles demo,paper] [--variants PAaAN_PP,IA+T]
+    python -m benchmarks.bench_train [--work /tmp/paaan-bench] [--profiles demo,paper] [--variants PAaAN_PP,IA+T]
                                      [--threads 1] [--rounds 3] [--device cpu]
 
 On the iemocap-scale feature store (from ``bench_featurize.py``, or featurized now), fold 1's training rows
@@ -28,16 +28,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import (DEFAULT_WORK, bench_profile, build, gflops_per_second, lstm_flops,  # noqa: E402
+from benchmarks.common import (DEFAULT_WORK, bench_profile, build, gflops_per_second, lstm_flops,
                                median, non_lstm_flops, peak_gflops, print_table, random_personality, scale_store,
                                write_result)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch.nn.utils.rnn import pad_sequence  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
 
 # Theoretical peak assumed (see BENCHMARKS.md): AMD EPYC (Zen 5, AVX-512 with two 512-bit FMA pipes) at its
 # 2.6 GHz nominal clock (the TSC rate; the VM hides boost clocks): 64 FP32 FLOPs per cycle per core.
@@ -210,7 +208,7 @@ def measure(variant: str, profile_name: str, threads: int, rounds: int, data, ro
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--profiles", default="demo,paper")
     parser.add_argument("--variants", default="PAaAN_PP,IA+T")

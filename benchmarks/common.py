@@ -1,6 +1,9 @@
 """What every benchmark shares: the machine, results as JSON plus a printed table, memory of a process tree,
-robust statistics, the small formulas behind the reported ratios (FLOPs, efficiencies), and the training
-set-up of the training benchmarks (profile, model, a stand-in personality).
+robust statistics, the small formulas behind the reported ratios (FLOPs, efficiencies), the training
+set-up of the training benchmarks (profile, model, a stand-in personality), child ``paaan`` commands from a
+cold start, and the runs of a tracking store.
+
+Every benchmark runs from the repository root as ``python -m benchmarks.<name>``.
 
 The formulas are pure functions with hand-worked tests in ``tests/test_benchmarks.py``. Nothing here is
 imported by the library; the benchmarks import the library, never the other way round.
@@ -8,11 +11,14 @@ imported by the library; the benchmarks import the library, never the other way 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -66,7 +72,7 @@ def write_result(name: str, figures: dict[str, Any], started: float | None = Non
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
-        "command": "python " + " ".join([_relative(sys.argv[0])] + sys.argv[1:]),
+        "command": command_line(),
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "machine": machine(),
         "seconds": round(time.perf_counter() - started, 1) if started is not None else None,
@@ -76,6 +82,14 @@ def write_result(name: str, figures: dict[str, Any], started: float | None = Non
     path.write_text(json.dumps(payload, indent=1, default=_jsonable))
     print(f"\nwrote {path.relative_to(REPO)}")
     return path
+
+
+def command_line() -> str:
+    """How this process was started: ``python -m benchmarks.bench_grid --keep`` (a module run with ``-m``),
+    else ``python <script relative to the repository> <arguments>``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = ["-m", spec.name] if spec is not None and spec.name else [_relative(sys.argv[0])]
+    return " ".join(["python", *program, *sys.argv[1:]])
 
 
 def _relative(path: str) -> str:
@@ -256,7 +270,33 @@ def resident_kib(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-class TreeMemory:
+class Sampler:
+    """Calls ``poll`` in a daemon thread every ``every`` seconds, the first time at once, from ``__enter__``
+    until ``__exit__``: the loop of every sampler of a benchmark (``TreeMemory``, gpu_check's device memory)."""
+
+    def __init__(self, every: float = 0.5):
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll()
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class TreeMemory(Sampler):
     """Samples the summed RSS and PSS of a process tree in a thread; ``peak_*_gib`` after ``stop``.
 
     ``with TreeMemory(os.getpid()) as mem: ...`` follows this process and everything it starts (pool
@@ -264,33 +304,21 @@ class TreeMemory:
     """
 
     def __init__(self, root: int | None = None, every: float = 0.5):
+        super().__init__(every)
         self.root = root or os.getpid()
-        self.every = every
         self.peak_rss_kib = self.peak_pss_kib = 0
         self.peak_processes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> tuple[int, int, int]:
         pids = process_tree(self.root)
         sizes = [resident_kib(p) for p in pids]
         return sum(s[0] for s in sizes), sum(s[1] for s in sizes), len(pids)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            rss, pss, n = self.sample()
-            self.peak_rss_kib = max(self.peak_rss_kib, rss)
-            self.peak_pss_kib = max(self.peak_pss_kib, pss)
-            self.peak_processes = max(self.peak_processes, n)
-            self._stop.wait(self.every)
-
-    def __enter__(self) -> "TreeMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    def poll(self) -> None:
+        rss, pss, n = self.sample()
+        self.peak_rss_kib = max(self.peak_rss_kib, rss)
+        self.peak_pss_kib = max(self.peak_pss_kib, pss)
+        self.peak_processes = max(self.peak_processes, n)
 
     @property
     def peak_rss_gib(self) -> float:
@@ -347,3 +375,99 @@ def scale_store(work: Path = DEFAULT_WORK) -> Path:
     corpora = resolve_corpora(str(corpus / "IEMOCAP_full_release"), str(corpus / "SSPNet"), progress=False)
     run_id = run_featurize(corpora, FeatureConfig(), workers=0, progress=False)
     return store_of(run_id).path
+
+
+# --- child paaan commands from a cold start ----------------------------------------------------------------
+
+
+def fresh_folder(folder: Path) -> Path:
+    """``folder`` emptied (removed and made again): a cold start's tracking store, caches and logs go here."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def cold_env(folder: Path, drop: Sequence[str] = ("MLFLOW_",), **extra: str) -> dict[str, str]:
+    """This process' environment for a child ``paaan`` command with a cold start in ``folder``: its own
+    openSMILE/tagger cache (``folder/cache``) and Ray results (``folder/ray_results``), unbuffered output and
+    ``extra``, without the variables ``drop`` names (a name ending in ``_`` drops every variable starting with
+    it: the default keeps this process' MLflow settings out of the child)."""
+    env = dict(os.environ, PAAAN_CACHE=str(folder / "cache"), PAAAN_RAY_RESULTS=str(folder / "ray_results"),
+               PYTHONUNBUFFERED="1", **extra)
+    for key in [k for k in env if any(k.startswith(d) if d.endswith("_") else k == d for d in drop)]:
+        env.pop(key)
+    return env
+
+
+def run_logged(command: Sequence[str], env: dict[str, str], log: Path, name: str,
+               memory: bool = False) -> tuple[float, TreeMemory | None]:
+    """Run ``command`` in the repository with ``env``, its stdout and stderr into the file ``log``: its wall
+    seconds and, with ``memory``, the ``TreeMemory`` of its process tree (sampled every 0.5 s; else None).
+    A non-zero exit raises SystemExit("<name> failed (exit N); log tail:" and the log's last 3000 characters)."""
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        process = subprocess.Popen(list(command), env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        with (TreeMemory(process.pid, every=0.5) if memory else contextlib.nullcontext()) as sampled:
+            code = process.wait()
+    wall = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"{name} failed (exit {code}); log tail:\n{Path(log).read_text()[-3000:]}")
+    return wall, sampled
+
+
+def run_ablation(corpus: Path, folder: Path, profile: str, variants: str, cpus: int, extra: list[str],
+                 log_name: str = "ablation.log") -> tuple[float, TreeMemory]:
+    """``paaan ablation`` as a child process on the demo corpus ``corpus`` with its tracking store, cache and
+    Ray results in ``folder`` (and ``extra`` options): its wall seconds and the memory of its process tree."""
+    env = cold_env(folder, drop=("MLFLOW_TRACKING_URI",))
+    command = [sys.executable, "-m", "experiments.cli", "ablation",
+               "--iemocap-root", str(corpus / "IEMOCAP_full_release"), "--sspnet-root", str(corpus / "SSPNet"),
+               "--profile", profile, "--variants", variants, "--num-cpus", str(cpus),
+               "--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}", *extra]
+    print("$ " + " ".join(command), flush=True)
+    return run_logged(command, env, folder / log_name, "the ablation", memory=True)
+
+
+# --- the runs of a tracking store --------------------------------------------------------------------------
+
+
+def experiment_runs(uri: str, step: str | None = None, filter_string: str = "", max_results: int = 50000,
+                    **search: Any) -> list:
+    """The runs of the ``paaan`` experiment in the tracking store at ``uri`` (MLflow's default order: newest
+    first): those tagged ``paaan.step = step`` when given, that also match ``filter_string``; ``search``
+    (``order_by``) goes to ``MlflowClient.search_runs``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("paaan")
+    where = [f"tags.`paaan.step` = '{step}'"] if step else []
+    where += [filter_string] if filter_string else []
+    return client.search_runs([experiment.experiment_id], filter_string=" and ".join(where),
+                              max_results=max_results, **search)
+
+
+def newest_run(runs: Iterable, step: str, params: dict[str, str] | None = None):
+    """The run of ``runs`` tagged ``paaan.step = step`` (and with these ``params``, when given) that started last."""
+    return max((r for r in runs if r.data.tags.get("paaan.step") == step
+                and all(r.data.params.get(k) == v for k, v in (params or {}).items())),
+               key=lambda r: r.info.start_time)
+
+
+def this_ablation(ablation, runs: list) -> list:
+    """The runs of this command's ablation: the descendants of its run (``mlflow.parentRunId`` links: steps,
+    tune_k runs and their k trials, grid trials, summaries) that started with it or later.
+
+    With ``--keep`` the store holds earlier commands' runs too, and a resumed ablation adopts finished trials
+    of an earlier attempt: neither belongs in this command's phases and overheads. One search over the
+    experiment, walked here, rather than one ``experiments.runs.children`` query per parent.
+    """
+    below: dict[str, list] = {}
+    for run in runs:
+        below.setdefault(run.data.tags.get("mlflow.parentRunId"), []).append(run)
+    found, frontier = [], [ablation.info.run_id]
+    while frontier:
+        for run in below.get(frontier.pop(), []):
+            frontier.append(run.info.run_id)
+            if run.info.start_time >= ablation.info.start_time:
+                found.append(run)
+    return found

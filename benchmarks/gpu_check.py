@@ -1,7 +1,7 @@
 """The GPU check: what has to hold before the study's GPU figures can be trusted, in one run of a few minutes.
 
     bash benchmarks/gpu_check.sh                      # installs what is missing, then runs this with a time limit
-    python benchmarks/gpu_check.py [--device cuda] [--steps train,agree,grid,project] [--work DIR]
+    python -m benchmarks.gpu_check [--device cuda] [--steps train,agree,grid,project] [--work DIR]
                                    [--store DIR --ground-truth FILE] [--epochs 3] [--gpus-per-trial 0.25]
                                    [--k-epoch-share 0.3] [--dry-run]
 
@@ -44,13 +44,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import DEFAULT_WORK, print_table, write_result  # noqa: E402
+from benchmarks.common import (DEFAULT_WORK, REPO, Sampler, cold_env, experiment_runs, fresh_folder, print_table,
+                               write_result)
 
 STEPS = ("train", "agree", "grid", "project")
 FAMILIES = {"blstm_attention": "A+T", "paaan": "PAaAN_oracle", "prev1": "Prev1", "prev2": "Prev2"}
@@ -245,33 +243,23 @@ def train_families(store, ground_truth: Path, device: str, epochs: int) -> list[
 # --- grid: a reduced ablation with fractional GPUs ---------------------------------------------------------
 
 
-class DeviceMemory:
+class DeviceMemory(Sampler):
     """Samples the device's memory in use (all processes: ``torch.cuda.mem_get_info``) in a thread."""
 
     def __init__(self, device: str, every: float = 0.5):
         import torch
 
-        self.torch, self.device, self.every = torch, torch.device(device), every
+        super().__init__(every)
+        self.torch, self.device = torch, torch.device(device)
         self.baseline_mib = self.used_mib()
         self.peak_mib = self.baseline_mib
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def used_mib(self) -> float:
         free, total = self.torch.cuda.mem_get_info(self.device)
         return (total - free) / 2**20
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.peak_mib = max(self.peak_mib, self.used_mib())
-
-    def __enter__(self) -> "DeviceMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    def poll(self) -> None:
+        self.peak_mib = max(self.peak_mib, self.used_mib())
 
 
 def most_at_once(intervals: list[tuple[float, float]]) -> int:
@@ -294,11 +282,7 @@ def grid_profile(folder: Path) -> Path:
 
 def run_grid(corpus: Path, work: Path, device: str, gpus_per_trial: float) -> dict:
     """``paaan ablation`` with ``--gpus-per-trial`` on the demo corpus; its MLflow runs checked."""
-    from mlflow.tracking import MlflowClient
-
-    folder = work / "gpu-check-grid"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = fresh_folder(work / "gpu-check-grid")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     command = [sys.executable, "-m", "experiments.cli", "ablation",
                "--iemocap-root", str(corpus / "IEMOCAP_full_release"), "--sspnet-root", str(corpus / "SSPNet"),
@@ -306,15 +290,13 @@ def run_grid(corpus: Path, work: Path, device: str, gpus_per_trial: float) -> di
                "--no-register", "--tracking-uri", uri]
     if device.startswith("cuda"):
         command += ["--gpus-per-trial", str(gpus_per_trial)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RAY_", "TUNE_"))}
-    env.update(PAAAN_CACHE=str(folder / "cache"), PAAAN_RAY_RESULTS=str(folder / "ray_results"), PYTHONUNBUFFERED="1")
+    env = cold_env(folder, drop=("MLFLOW_", "RAY_", "TUNE_"))
     print("$ " + " ".join(command), flush=True)
     started = time.perf_counter()
     with open(folder / "ablation.log", "w") as log:
         memory = DeviceMemory(device) if device.startswith("cuda") else contextlib.nullcontext()
         with memory:
-            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       cwd=Path(__file__).resolve().parent.parent)
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
             try:
                 code = process.wait()
             except BaseException:  # the time limit (SIGTERM) or Ctrl-C: the ablation closes its runs, stops Ray
@@ -326,8 +308,7 @@ def run_grid(corpus: Path, work: Path, device: str, gpus_per_trial: float) -> di
                 raise
     wall = time.perf_counter() - started
     check(code == 0, f"the ablation failed (exit {code}):\n{(folder / 'ablation.log').read_text()[-3000:]}")
-    client = MlflowClient(uri)
-    runs = client.search_runs([client.get_experiment_by_name("paaan").experiment_id], max_results=5000)
+    runs = experiment_runs(uri, max_results=5000)
     running = [r.info.run_name for r in runs if r.info.status == "RUNNING"]
     trials = [r for r in runs if r.data.tags.get("paaan.step") in ("trial", "tune_k_trial")]
     grid = [r for r in trials if r.data.tags.get("paaan.step") == "trial"]
@@ -400,7 +381,7 @@ def describe(args) -> list[str]:
 
 
 def parse(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda (cuda:N) or cpu (the CPU-vs-CPU check)")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, of {', '.join(STEPS)}")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)

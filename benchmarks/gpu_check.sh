@@ -68,7 +68,7 @@ if [ "$dry_run" = 1 ]; then
   else
     echo "  project and dependencies: would run pip install -e .[gpu]${wheels:+ (from $wheels)}"
   fi
-  exec "$PY" benchmarks/gpu_check.py --dry-run "${pass[@]+"${pass[@]}"}"
+  exec "$PY" -m benchmarks.gpu_check --dry-run "${pass[@]+"${pass[@]}"}"
 fi
 
 # 1. torch, with CUDA unless the CPU side alone was asked for
@@ -90,4 +90,4 @@ fi
 
 # 3. the check, within its time limit (timeout exits 124 when it runs over)
 export PYTHONUNBUFFERED=1
-exec timeout "$TIMEOUT" "$PY" benchmarks/gpu_check.py "${pass[@]+"${pass[@]}"}"
+exec timeout "$TIMEOUT" "$PY" -m benchmarks.gpu_check "${pass[@]+"${pass[@]}"}"

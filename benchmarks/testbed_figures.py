@@ -1,6 +1,6 @@
 """Every testbed figure the README cites, read back from a finished testbed's tracking store.
 
-    python benchmarks/testbed_figures.py /tmp/paaan-bench/budget-full/mlflow.db [--data DIR]
+    python -m benchmarks.testbed_figures /tmp/paaan-bench/budget-full/mlflow.db [--data DIR]
 
 ``--data`` is the ``PAAAN_DATA`` the testbed generated its corpora in (default: ``data/`` beside the store,
 where ``bench_testbed.py`` puts them). It prints, for the latest FINISHED testbed run of the store:
@@ -21,14 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
+import pandas as pd
+from scipy import stats
 
 TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
 
@@ -67,7 +64,7 @@ def extrapolation(results: pd.DataFrame, truth: dict, folds: int = 5) -> pd.Data
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.splitlines()[0])
     parser.add_argument("store", type=Path, help="the testbed's mlflow.db")
     parser.add_argument("--data", type=Path, default=None, help="its PAAAN_DATA (default: data/ beside the store)")
     args = parser.parse_args()

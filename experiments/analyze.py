@@ -32,6 +32,8 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from experiments import tracking
+from experiments.cache import cache_key
+from experiments.runs import children
 from experiments.featurize import store_of
 from paaan import analysis
 from paaan.errors import FeatureError, PaaanError
@@ -70,10 +72,8 @@ def find_ablation(ablation_run_id: str | None, experiment_id: str):
 
 def fold_trials(ablation_run_id: str, experiment_id: str, variants=(PERSONAL, BASELINE)) -> tuple[int, dict]:
     """(seed, {variant: {fold: run}}): the finished fold trials of both variants, lowest common seed."""
-    runs = MlflowClient().search_runs(
-        [experiment_id], max_results=5000,
-        filter_string=f"tags.`mlflow.parentRunId` = '{ablation_run_id}' and tags.`{tracking.TAG_STEP}` = 'trial' "
-                      "and tags.`paaan.role` = 'fold' and attributes.status = 'FINISHED'")
+    runs = [r for r in children(ablation_run_id, experiment_id, "trial")
+            if r.data.tags.get("paaan.role") == "fold" and r.info.status == "FINISHED"]
     found: dict[str, dict[int, dict[int, object]]] = {v: {} for v in variants}
     for run in runs:
         variant = run.data.tags.get("paaan.variant")
@@ -141,12 +141,11 @@ def run_analyze(ablation_run_id: str | None = None, per_speaker: int = 2, combin
     ablation = find_ablation(ablation_run_id, experiment_id)
     ablation_id = ablation.info.run_id
     truth = ground_truth_of(ablation)
-    key = tracking.cache_key(STEP, {"ablation": ablation_id, "per_speaker": per_speaker, "combine": combine,
-                                    "ground_truth": str(truth)})
-    cached = None if force else tracking.find_cached_run(STEP, key)
+    key = cache_key(STEP, {"ablation": ablation_id, "per_speaker": per_speaker, "combine": combine,
+                           "ground_truth": str(truth)})
+    cached = None if force else tracking.cached_step(STEP, key, entry=True)
     if cached is not None:
-        tracking.note_reuse(STEP, cached.info.run_id, entry=True)
-        return cached.info.run_id
+        return cached
     if ablation.info.experiment_id != experiment_id:
         print(f"analyze: the ablation is in experiment {ablation.info.experiment_id}, this run in {experiment_id}; "
               "the MLflow UI nests runs within one experiment (mlflow run --experiment-name paaan ...)", flush=True)

@@ -272,13 +272,14 @@ def study_options(func):
 def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_per_trial, k_trials, k_tuning,
                  k_scheduler, max_failures, workers, register, force, protocol, folds_file, **opts) -> None:
     """Table I: every variant x fold x seed on Ray Tune, Optuna-tuned k, MLflow runs and registered models."""
-    from experiments.ablation import AblationSettings, choose_variants, run_ablation
+    from experiments.ablation import choose_variants, run_ablation
+    from experiments.settings import StudySettings
 
     protocol, folds_file = _protocol(protocol, folds_file)
     profile, ablation, corpora = _setup(opts)
     if k_scheduler:
         profile = profile.replace(tune={"scheduler": k_scheduler})
-    settings = AblationSettings(
+    settings = StudySettings(
         variants=choose_variants(variants, corpora), seeds=seeds or int(ablation.get("seeds", 1)),
         k_tuning=k_tuning or ablation.get("k_tuning", "per_variant"), k_trials=k_trials or profile.tune.k_trials,
         ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None,
@@ -330,7 +331,9 @@ def testbed_cmd(profile, demo_seeds, demo_speakers, demo_profile, quick, quick_p
     power = power or _flag(power_plan)
     from experiments import tracking
     from experiments.profiles import experiment_sections, load_profile
-    from experiments.testbed import TestbedSettings, run_power, run_testbed, testbed_profile
+    from experiments.power import run_power
+    from experiments.settings import StudySettings, TestbedSettings
+    from experiments.testbed import run_testbed, testbed_profile
 
     protocol, folds_file = _protocol(protocol, folds_file)
     if demo_speakers:
@@ -339,13 +342,15 @@ def testbed_cmd(profile, demo_seeds, demo_speakers, demo_profile, quick, quick_p
     library_profile, _ = load_profile(profile)
     sections = experiment_sections(profile)
     library_profile = testbed_profile(library_profile, sections.get("testbed", {}))
+    study = StudySettings(
+        k_tuning=sections.get("ablation", {}).get("k_tuning", "per_variant"), k_trials=library_profile.tune.k_trials,
+        ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None,
+        cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, max_failures=max_failures, workers=workers,
+        force=force, register=False, protocol=protocol, folds_file=folds_file)
     settings = TestbedSettings.from_plan(
         sections.get("testbed", {}), quick=quick, power=power, scenarios=scenarios, seeds=seeds,
         demo_seeds=_whole_numbers(demo_seeds, "--demo-seeds"), demo_speakers=demo_speakers,
-        demo_profile=demo_profile, protocol=protocol, folds_file=folds_file,
-        ray_address=ray_address or os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus or None,
-        cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, max_failures=max_failures, workers=workers,
-        force=force, k_tuning=sections.get("ablation", {}).get("k_tuning", "per_variant"))
+        demo_profile=demo_profile, study=study)
     (run_power if power else run_testbed)(library_profile, settings)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import mlflow
 
 from experiments import tracking
+from experiments.cache import cache_key, fingerprint_tree
 from experiments.corpora import Corpora
 from paaan.config import FeatureConfig
 from paaan.features.own import FEATURES_JSON, read_feature_set
@@ -41,8 +42,8 @@ def featurize_key(corpora: Corpora, config: FeatureConfig) -> tuple[str, dict]:
     A folder of one's own features enters like a corpus: every file's size and mtime (``fingerprint_tree``), plus
     features.json's content; its features.json is checked first, so a malformed one fails before anything runs.
     """
-    fingerprints = {"iemocap": tracking.fingerprint_tree(corpora.iemocap),
-                    "sspnet": tracking.fingerprint_tree(corpora.sspnet)}
+    fingerprints = {"iemocap": fingerprint_tree(corpora.iemocap),
+                    "sspnet": fingerprint_tree(corpora.sspnet)}
     glove = config.glove
     if Path(glove).is_file():  # a user's GloVe file: its size and mtime stand for its content
         stat = Path(glove).stat()
@@ -50,20 +51,19 @@ def featurize_key(corpora: Corpora, config: FeatureConfig) -> tuple[str, dict]:
     own = {}
     for field in own_feature_sets(config):
         root = Path(getattr(config, field)).resolve()
-        fingerprints[field] = tracking.fingerprint_tree(root)
+        fingerprints[field] = fingerprint_tree(root)
         own[field] = {"path": str(root), "features_json": json.loads((root / FEATURES_JSON).read_text())}
     inputs = {"features": config.__dict__ | {"glove": glove} | own, "data": fingerprints}
-    return tracking.cache_key(STEP, inputs), fingerprints
+    return cache_key(STEP, inputs), fingerprints
 
 
 def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, parent_run_id: str | None = None,
                   progress: bool = True, entry: bool = False) -> str:
     """Run id of a featurize run for these inputs: a cached one, or a new one computed now."""
     key, fingerprints = featurize_key(corpora, config)
-    cached = tracking.find_cached_run(STEP, key)
+    cached = tracking.cached_step(STEP, key, entry)
     if cached is not None:
-        tracking.note_reuse(STEP, cached.info.run_id, entry)
-        return cached.info.run_id
+        return cached
     tags = {tracking.TAG_KEY: key, "paaan.data_fingerprint": json.dumps(fingerprints, sort_keys=True),
             "paaan.demo_corpus": str(corpora.demo)}
     sets = own_feature_sets(config)

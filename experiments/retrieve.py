@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from experiments import tracking
+from experiments.cache import cache_key
 from experiments.featurize import store_of
 from experiments.shla import latents_of
 from paaan.data.schema import TRAITS
@@ -87,11 +88,10 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
     k = validate_k(k, k_max, "neighbours kept per utterance (k_max)")
     inputs = {"featurize_run": featurize_run_id, "shla_run": shla_run_id if space == "PP" else None,
               "space": space, "k": k, "k_max": k_max}
-    key = tracking.cache_key(STEP, inputs)
-    cached = tracking.find_cached_run(STEP, key)
+    key = cache_key(STEP, inputs)
+    cached = tracking.cached_step(STEP, key, entry)
     if cached is not None:
-        tracking.note_reuse(STEP, cached.info.run_id, entry)
-        return cached.info.run_id
+        return cached
     with tracking.step_run(f"retrieve-{space}", STEP, parent_run_id=parent_run_id,
                            tags={tracking.TAG_KEY: key, "paaan.featurize_run": featurize_run_id,
                                  "paaan.space": space}, entry=entry) as run:

@@ -16,6 +16,7 @@ import torch
 import pandas as pd
 
 from experiments import tracking
+from experiments.cache import cache_key
 from experiments.featurize import store_of
 from paaan.config import SHLAConfig
 from paaan.shla import SHLA
@@ -25,11 +26,10 @@ STEP = "shla"
 
 def run_shla(featurize_run_id: str, config: SHLAConfig, seed: int = 0, parent_run_id: str | None = None,
              entry: bool = False) -> str:
-    key = tracking.cache_key(STEP, {"featurize_run": featurize_run_id, "shla": config.__dict__, "seed": seed})
-    cached = tracking.find_cached_run(STEP, key)
+    key = cache_key(STEP, {"featurize_run": featurize_run_id, "shla": config.__dict__, "seed": seed})
+    cached = tracking.cached_step(STEP, key, entry)
     if cached is not None:
-        tracking.note_reuse(STEP, cached.info.run_id, entry)
-        return cached.info.run_id
+        return cached
     store = store_of(featurize_run_id)
     with tracking.step_run("shla", STEP, parent_run_id=parent_run_id,
                            tags={tracking.TAG_KEY: key, "paaan.featurize_run": featurize_run_id}, entry=entry) as run:

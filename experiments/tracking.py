@@ -1,41 +1,40 @@
-"""MLflow glue: where runs go, what identifies a step's inputs, and runs that never stay RUNNING.
+"""MLflow glue: where runs go, steps reused by their cache key, and runs that never stay RUNNING.
 
 - Tracking URI: ``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///<cwd>/mlflow.db``, always made
   absolute (Ray moves each trial into its own folder, where a relative sqlite path would be a new database).
   Artifacts of a local sqlite store go to ``mlartifacts/`` beside the database (never ``./mlruns``, whose mere
   existence switches MLflow's default back to the deprecated file store).
-- Caching (the MLflow multistep example's idea, keyed better): a step's cache key hashes its parameters,
-  the code version (a hash of the package sources, so an edit invalidates it), the data fingerprint and
-  the run ids of the steps it consumed. A FINISHED run with the same key is reused instead of recomputed.
+- Reuse: ``cached_step`` finds the FINISHED run of a step with the same cache key (``experiments.cache``) and
+  reports it; a step runs only when there is none.
 - Lifecycle: ``step_run`` ends its run FINISHED on success, KILLED on Ctrl-C or SIGTERM, FAILED on any other
   exception, so no run is ever left RUNNING by a crash.
+- Artifacts: ``local_artifact_dir`` gives a local folder of a run's artifacts (the store itself, or a
+  download cached once).
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import functools
-import hashlib
-import json
 import os
 import signal
 import socket
-import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import mlflow
-import numpy as np
-from mlflow.entities import RunStatus
+from mlflow.entities import Metric, RunStatus
 from mlflow.tracking import MlflowClient
 from mlflow.utils.file_utils import local_file_uri_to_path
 
+from experiments.cache import code_version, git_commit
+from experiments.corpora import redact
+
+
 EXPERIMENT = "paaan"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_SOURCE_DIRS = ("paaan", "experiments", "registry")
 TAG_STEP = "paaan.step"
 TAG_KEY = "paaan.cache_key"
 TAG_REUSED = "paaan.reused_run_id"
@@ -115,100 +114,7 @@ def experiment_id() -> str:
     return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
 
 
-# --- what identifies inputs ----------------------------------------------------------------------------
-
-
-# The sources each step's results depend on: these roots and every paaan module they import, found by reading
-# their imports (so a helper moved to another module cannot fall out of the key). A step's cache key hashes only
-# these, so editing, say, the attention analysis does not invalidate the features. Steps not listed depend on
-# everything except the demo generator (whose effect reaches them through the data fingerprint) and the analysis.
-STEP_SOURCES: dict[str, tuple[str, ...]] = {
-    "featurize": ("paaan/data", "paaan/features", "experiments/featurize.py"),
-    "shla": ("paaan/shla.py", "experiments/shla.py"),
-    "retrieve": ("paaan/retrieval.py", "paaan/shla.py", "paaan/personality.py", "experiments/retrieve.py"),
-    "analyze": ("paaan/analysis.py", "experiments/analyze.py"),
-}
-_NOT_IN_DEFAULT = ("paaan/demo", "paaan/analysis.py", "experiments/analyze.py")
-
-
-def _paaan_imports(path: Path) -> set[Path]:
-    """The files of the paaan modules ``path`` imports (at module level or inside functions)."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from paaan import analysis`
-    found = set()
-    for name in names:
-        if name == "paaan" or name.startswith("paaan."):
-            base = PROJECT_ROOT.joinpath(*name.split("."))
-            found.update(f for f in (base.with_suffix(".py"), base / "__init__.py") if f.is_file())
-    return found
-
-
-def _sources(step: str | None) -> list[Path]:
-    if step in STEP_SOURCES:
-        files: set[Path] = set()
-        for root in (PROJECT_ROOT / p for p in STEP_SOURCES[step]):
-            files.update(root.rglob("*.py") if root.is_dir() else [root])
-        todo = list(files)
-        while todo:
-            for imported in _paaan_imports(todo.pop()) - files:
-                files.add(imported)
-                todo.append(imported)
-        return sorted(f for f in files if "__pycache__" not in f.parts)
-    files = []
-    for root in (PROJECT_ROOT / d for d in _SOURCE_DIRS):
-        for path in sorted(root.rglob("*")):
-            relative = str(path.relative_to(PROJECT_ROOT))
-            if relative.startswith(_NOT_IN_DEFAULT) or "__pycache__" in path.parts:
-                continue
-            if path.suffix in (".py", ".yaml", ".csv"):
-                files.append(path)
-    return files
-
-
-def code_version(step: str | None = None) -> str:
-    """Hash of the sources ``step`` depends on (all of paaan/, experiments/, registry/ but the demo generator
-    and the analysis when ``step`` has no list): changes with any edit, committed or not."""
-    digest = hashlib.sha256()
-    for path in _sources(step):
-        digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def fingerprint_tree(root: str | Path) -> dict[str, Any]:
-    """Fingerprint of a corpus folder: relative path, size and mtime of every file (``._*`` excluded).
-
-    Sizes and mtimes, not content hashes: hashing IEMOCAP's 10k wavs on every call would cost seconds;
-    any rewrite of a file changes its mtime.
-    """
-    root = Path(root)
-    digest = hashlib.sha256()
-    count = size = 0
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.name.startswith("._"):
-            stat = path.stat()
-            digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-            count += 1
-            size += stat.st_size
-    return {"hash": digest.hexdigest()[:16], "files": count, "bytes": size}
-
-
-def cache_key(step: str, inputs: dict[str, Any]) -> str:
-    payload = json.dumps({"step": step, "inputs": inputs, "code": code_version(step)}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+# --- reuse ---------------------------------------------------------------------------------------------
 
 
 def find_cached_run(step: str, key: str, in_experiment: str | None = None):
@@ -226,67 +132,24 @@ def find_cached_run(step: str, key: str, in_experiment: str | None = None):
     return None
 
 
-# --- the corpora as MLflow datasets ---------------------------------------------------------------------
-
-# Columns of the utterance table shown as the dataset's schema (the store's offsets are not the corpus').
-_DATASET_COLUMNS = ("utterance_id", "session", "speaker", "label", "transcript", "wav_path", "audio_seconds")
-
-
-@functools.lru_cache(maxsize=16)
-def featurize_corpora(featurize_run_id: str) -> dict[str, tuple[str, str]]:
-    """corpus -> (root as logged, data fingerprint hash) of a featurize run (its params and fingerprint tag)."""
-    run = MlflowClient().get_run(featurize_run_id)
-    prints = json.loads(run.data.tags.get("paaan.data_fingerprint", "{}"))
-    params = run.data.params
-    return {corpus: (params.get(f"{corpus}_root.resolved", params.get(f"{corpus}_root", "")),
-                     prints.get(corpus, {}).get("hash", ""))
-            for corpus in ("iemocap", "sspnet")}
+def cached_step(step: str, key: str, entry: bool = False) -> str | None:
+    """The run id of the FINISHED run of ``step`` with this key (reported as reused), or None: run the step."""
+    cached = find_cached_run(step, key)
+    if cached is None:
+        return None
+    note_reuse(step, cached.info.run_id, entry)
+    return cached.info.run_id
 
 
-def corpus_dataset(name: str, table, root: str, digest: str):
-    """An MLflow dataset: the table's schema and size, the corpus root as its source, the fingerprint as digest."""
-    import mlflow.data
-
-    return mlflow.data.from_pandas(table, source=root or name, name=name, digest=digest or None)
-
-
-def _log_input(dataset, context: str, attempts: int = 5) -> None:
-    """``mlflow.log_input``, retried: trials started together all create the corpus' dataset (same name and
-    digest) in the experiment, and on sqlite all but one insert fail with a UNIQUE constraint; the dataset
-    then exists and the next attempt links to it."""
-    import random
-    import time
-
-    for attempt in range(attempts):
-        try:
-            mlflow.log_input(dataset, context=context)
-            return
-        except Exception as exc:  # MLflow wraps the store's IntegrityError differently across versions
-            if "UNIQUE constraint" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 + random.random() * 0.2)
-
-
-def log_corpus_inputs(store, upstream, fold=None) -> None:
-    """Log the corpora a training run reads as its inputs: IEMOCAP for training (its training and validation
-    rows), the fold's test rows for evaluation (a dataset of their own, "iemocap: test <fold>": MLflow keeps one
-    context per dataset and run), SSPNet for training when the run's personality is retrieved from it. Each
-    digest is the corpus fingerprint; the schema and row count are those of the rows logged."""
-    import warnings
-
-    corpora = featurize_corpora(upstream.featurize)
-    table = store.utterances[[c for c in _DATASET_COLUMNS if c in store.utterances.columns]]
-    test = np.asarray(getattr(fold, "test", ()), dtype=np.int64)
-    with warnings.catch_warnings():  # MLflow warns that a local path is not a registered dataset source
-        warnings.simplefilter("ignore")
-        rows = np.setdiff1d(np.arange(len(table)), test)
-        _log_input(corpus_dataset("iemocap", table.iloc[rows], *corpora["iemocap"]), "training")
-        if len(test):
-            name = f"iemocap: test {getattr(fold, 'name', '')}".strip()
-            _log_input(corpus_dataset(name, table.iloc[test], *corpora["iemocap"]), "evaluation")
-        if upstream.retrieve:
-            clips = store.clips.drop(columns=[c for c in ("wav_path",) if c in store.clips.columns])
-            _log_input(corpus_dataset("sspnet", clips, *corpora["sspnet"]), "training")
+def note_reuse(step: str, reused_run_id: str, entry: bool = False) -> None:
+    """Record that a step was reused: on the ``mlflow run`` entry run if this is its step, and on stdout."""
+    env_run = take_entry_run() if entry else None
+    if env_run:
+        client = MlflowClient()
+        client.set_tag(env_run, TAG_STEP, step)
+        client.set_tag(env_run, TAG_REUSED, reused_run_id)
+        client.set_terminated(env_run, RunStatus.to_string(RunStatus.FINISHED))
+    print(f"{step}: reusing finished run {reused_run_id} (same inputs and code)", flush=True)
 
 
 # --- runs that never stay RUNNING ----------------------------------------------------------------------
@@ -377,10 +240,6 @@ class MetricBuffer:
     """
 
     def __init__(self, run_id: str, every: float = 10.0):
-        import time
-
-        from mlflow.entities import Metric
-
         self._time, self._metric = time, Metric
         self.run_id, self.every = run_id, every
         self.pending: list = []
@@ -415,8 +274,6 @@ def log_params(params: dict[str, Any]) -> None:
     """Log params on the active run; a key already logged with another value (``mlflow run`` logs the
     entry point's raw parameters, e.g. an empty corpus root) is logged as ``<key>.resolved``. A value under
     the home folder (a corpus root, a GloVe file) is logged with the home folder written ``~``."""
-    from experiments.corpora import redact
-
     run = mlflow.active_run()
     existing = MlflowClient().get_run(run.info.run_id).data.params if run else {}
     out = {}
@@ -433,21 +290,11 @@ def log_params(params: dict[str, Any]) -> None:
         mlflow.log_params(out)
 
 
-def note_reuse(step: str, reused_run_id: str, entry: bool = False) -> None:
-    """Record that a step was reused: on the ``mlflow run`` entry run if this is its step, and on stdout."""
-    env_run = take_entry_run() if entry else None
-    if env_run:
-        client = MlflowClient()
-        client.set_tag(env_run, TAG_STEP, step)
-        client.set_tag(env_run, TAG_REUSED, reused_run_id)
-        client.set_terminated(env_run, RunStatus.to_string(RunStatus.FINISHED))
-    print(f"{step}: reusing finished run {reused_run_id} (same inputs and code)", flush=True)
+# --- artifacts -----------------------------------------------------------------------------------------
 
 
 def _is_local(uri: str) -> bool:
     """A plain path or a file: URI (not mlflow-artifacts:/..., s3://..., http://...)."""
-    from urllib.parse import urlparse
-
     return urlparse(uri).scheme in ("", "file")
 
 

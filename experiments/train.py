@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 from experiments import tracking  # noqa: E402
 from experiments.corpora import Corpora  # noqa: E402
+from experiments.datasets import log_corpus_inputs  # noqa: E402
 from experiments.featurize import run_featurize, store_of  # noqa: E402
 from experiments.retrieve import run_retrieve  # noqa: E402
 from experiments.shla import latents_of, load_shla, run_shla  # noqa: E402
@@ -145,7 +146,7 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
     if isinstance(resolved, Fold):
         params["fold_name"] = resolved.name
     tracking.log_params({key: value for key, value in params.items() if value != ""})
-    tracking.log_corpus_inputs(store, upstream, resolved)
+    log_corpus_inputs(store, upstream, resolved)
 
     curves = tracking.MetricBuffer(mlflow.active_run().info.run_id)
     if resume:

@@ -29,13 +29,13 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from experiments import tracking
+from experiments.runs import TAG_TRIAL_KEY, finished_run
 from experiments.featurize import store_of
 from experiments.train import Upstream, train_and_log
 from paaan.config import Profile
 from paaan.variants import get_variant
 from registry.package import log_pyfunc
 
-TAG_TRIAL_KEY = "paaan.trial_key"
 TAG_STOPPED_BY = "paaan.stopped_by"
 METRICS = ("uar", "wa", "f1_macro", "recall_ang", "recall_hap", "recall_neu", "recall_sad")
 CHECKPOINT_FILE = "state.pt"
@@ -46,7 +46,7 @@ class TrialContext:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
-    ablation_key: str
+    study_key: str  # the cache key of the study the trial belongs to
     profile: Profile
     upstream: Upstream
     device: str | None = None
@@ -54,8 +54,8 @@ class TrialContext:
     folds_file: str | None = None
 
 
-def trial_key(ablation_key: str, job: dict) -> str:
-    payload = json.dumps({"ablation": ablation_key, "job": job}, sort_keys=True, default=str)
+def trial_key(study_key: str, job: dict) -> str:
+    payload = json.dumps({"ablation": study_key, "job": job}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -66,23 +66,6 @@ def _setup_worker(context: TrialContext) -> None:
     mlflow.set_experiment(experiment_id=context.experiment_id)
     while mlflow.active_run():  # a reused actor never carries a run over from its previous trial
         mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
-
-
-def finished_run(parent_run_id: str, key: str, experiment_id: str, anywhere: bool = False):
-    """The FINISHED run of this trial, if an earlier attempt completed it (under ``parent_run_id``, or with
-    ``anywhere`` under any parent: it is then moved under ``parent_run_id``)."""
-    query = f"tags.`{TAG_TRIAL_KEY}` = '{key}'"
-    if not anywhere:
-        query += f" and tags.`mlflow.parentRunId` = '{parent_run_id}'"
-    runs = MlflowClient().search_runs([experiment_id], filter_string=query, max_results=50)
-    finished = [r for r in runs if r.info.status == "FINISHED"]
-    if finished and finished[0].data.tags.get("mlflow.parentRunId") != parent_run_id:
-        MlflowClient().set_tag(finished[0].info.run_id, "mlflow.parentRunId", parent_run_id)
-    for stale in (r for r in runs if r.info.status == "RUNNING"):
-        # An earlier attempt of this very trial was killed mid-way (no process can still own the run:
-        # Ray runs one attempt of a trial at a time).
-        MlflowClient().set_terminated(stale.info.run_id, RunStatus.to_string(RunStatus.KILLED))
-    return finished[0] if finished else None
 
 
 class StoppedByScheduler(Exception):
@@ -153,7 +136,7 @@ def k_trial(config: dict, context: TrialContext) -> None:
     _setup_worker(context)
     variant, fold, k, seed = get_variant(config["variant"]), int(config["fold"]), int(config["k"]), int(config["seed"])
     job = {"kind": "k", "variant": variant.name, "fold": fold, "k": k, "seed": seed}
-    key = trial_key(context.ablation_key, job)
+    key = trial_key(context.study_key, job)
     # The trial key holds the ablation key, so a k evaluated by an interrupted attempt of this same ablation
     # (under its killed tune-k run) is reused and moved here.
     done = finished_run(config["tune_run_id"], key, context.experiment_id, anywhere=True)
@@ -193,7 +176,7 @@ def fold_trial(config: dict, context: TrialContext) -> None:
     _setup_worker(context)
     job = dict(config["job"])
     variant = get_variant(job["variant"])
-    key = trial_key(context.ablation_key, job)
+    key = trial_key(context.study_key, job)
     done = finished_run(context.parent_run_id, key, context.experiment_id)
     if done is not None:
         _report({m: done.data.metrics.get(m, float("nan")) for m in METRICS}

@@ -114,7 +114,7 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
         return self
 
     # --- features of the request ---
-    def _acoustic(self, frame: pd.DataFrame, audio: list[RowAudio], timings: list | None, with_lld: bool = True,
+    def acoustic(self, frame: pd.DataFrame, audio: list[RowAudio], timings: list | None, with_lld: bool = True,
                   with_functionals: bool = True) -> list:
         """openSMILE on each row's audio (read from its path or from memory), after checking that the row's
         word timings (when given) end within it."""
@@ -161,7 +161,7 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
                 raise InputError(f"row {i}, column 'functionals_path': {exc}") from None
         return out
 
-    def _personality(self, frame: pd.DataFrame, functionals: np.ndarray | None) -> np.ndarray:
+    def personality_rows(self, frame: pd.DataFrame, functionals: np.ndarray | None) -> np.ndarray:
         """(n_rows, 25) standardised embedding of each row's speaker, from the source the model was trained
         with: retrieved from the rows' functionals, or read from their true traits (zeros without one)."""
         traits = (frame.groupby("speaker")[list(TRAITS)].first().astype(float) if self.personality.needs_traits
@@ -178,11 +178,11 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
         audio = request_audio(frame) if inputs.audio else None
         smile_functionals = inputs.functionals == "audio"
         if inputs.frames == "audio":
-            acoustic = self._acoustic(frame, audio, timings, with_functionals=smile_functionals)
+            acoustic = self.acoustic(frame, audio, timings, with_functionals=smile_functionals)
         else:
             acoustic = self._own_frames(frame, timings)
             if smile_functionals:
-                for own, smile in zip(acoustic, self._acoustic(frame, audio, None, with_lld=False)):
+                for own, smile in zip(acoustic, self.acoustic(frame, audio, None, with_lld=False)):
                     own.functionals = smile.functionals
         if inputs.functionals == "functionals_path":
             for own, vector in zip(acoustic, self._own_functionals(frame)):
@@ -194,7 +194,7 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
                 steps[i] = znormalise(acoustic[i].steps, mean, std)
         functionals = (np.stack([a.functionals for a in acoustic]).astype(np.float64) if inputs.functionals
                        else None)  # only retrieval reads them
-        personality = self._personality(frame, functionals)
+        personality = self.personality_rows(frame, functionals)
         words = [t.embeddings if len(t.tokens) else np.zeros((1, self.word_vectors.dim), np.float32) for t in texts]
         step_word = [step_words(timing, len(s)) for timing, s in zip(timings, steps)]
         return frame, RequestFeatures(steps, words, step_word, personality, tokens, [t is not None for t in timings])

@@ -2,10 +2,13 @@
 
 Each formula is checked on values worked by hand; the FLOP formulas also against what torch's own
 FlopCounterMode counts for the same layer, so the reported FLOP rate counts what the CPU really computes.
+Also the shared harness (child commands from a cold start, the runs of a tracking store) and what every
+benchmark script may not do: edit ``sys.path`` or reach a private name of the library.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -20,10 +23,11 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the tests' own import path (the benchmarks run as python -m benchmarks.X)
 
 from benchmarks import common  # noqa: E402
-from benchmarks.bench_grid import phase_figures, this_ablation  # noqa: E402
+from benchmarks.bench_grid import phase_figures  # noqa: E402
 from benchmarks.bench_paper import (asha_saving, iemocap_sessions, k_search_epochs, k_search_profile,  # noqa: E402
                                     project, projections, study_trials)
 
@@ -106,7 +110,7 @@ def test_only_this_ablations_runs_are_analysed():
     runs = [_tagged("old", 10, step="ablation"), _tagged("old-trial", 20, "old"), ablation,
             _tagged("featurize", 101, "new", "featurize"), _tagged("tune", 110, "new", "tune_k"),
             _tagged("k1", 111, "tune", "tune_k_trial"), _tagged("adopted", 30, "new")]
-    assert sorted(r.info.run_id for r in this_ablation(ablation, runs)) == ["featurize", "k1", "tune"]
+    assert sorted(r.info.run_id for r in common.this_ablation(ablation, runs)) == ["featurize", "k1", "tune"]
 
 
 # --- the paper study's projection ---------------------------------------------------------------------------
@@ -235,6 +239,176 @@ def test_non_lstm_flops_subtracts_only_the_lstm_modules():
     assert common.non_lstm_flops(counts) == 15  # 100 - 60 - 25, the wrappers not subtracted twice
 
 
+# --- child commands from a cold start, the runs of a tracking store ---------------------------------------
+
+
+def test_cold_env_gives_the_child_its_own_folders_and_drops_the_named_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "other")
+    monkeypatch.setenv("RAY_ADDRESS", "auto")
+    env = common.cold_env(tmp_path, PAAAN_DATA="/data")
+    assert env["PAAAN_CACHE"] == str(tmp_path / "cache") and env["PAAAN_RAY_RESULTS"] == str(tmp_path / "ray_results")
+    assert env["PYTHONUNBUFFERED"] == "1" and env["PAAAN_DATA"] == "/data" and env["RAY_ADDRESS"] == "auto"
+    assert not [k for k in env if k.startswith("MLFLOW_")]  # a prefix drops every MLflow variable
+    only_uri = common.cold_env(tmp_path, drop=("MLFLOW_TRACKING_URI",))  # an exact name drops that one only
+    assert "MLFLOW_TRACKING_URI" not in only_uri and only_uri["MLFLOW_EXPERIMENT_NAME"] == "other"
+    assert "RAY_ADDRESS" not in common.cold_env(tmp_path, drop=("MLFLOW_", "RAY_"))
+
+
+def test_run_logged_times_a_command_and_fails_with_its_log_tail(tmp_path):
+    folder = common.fresh_folder(tmp_path / "cold")
+    (folder / "stale").write_text("x")
+    assert common.fresh_folder(folder) == folder and not list(folder.iterdir())  # emptied
+    env = dict(os.environ)
+    wall, memory = common.run_logged([sys.executable, "-c", "print('hello')"], env, folder / "ok.log", "ok",
+                                     memory=True)
+    assert wall > 0 and memory.peak_processes >= 1 and (folder / "ok.log").read_text() == "hello\n"
+    assert common.run_logged([sys.executable, "-c", "pass"], env, folder / "quiet.log", "quiet")[1] is None
+    with pytest.raises(SystemExit, match=r"broken failed \(exit 3\); log tail:\nboom"):
+        common.run_logged([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], env,
+                          folder / "bad.log", "broken")
+
+
+def test_the_recorded_command_is_how_the_benchmark_was_started(monkeypatch):
+    monkeypatch.setitem(sys.modules, "__main__", SimpleNamespace(__spec__=SimpleNamespace(name="benchmarks.bench_grid")))
+    monkeypatch.setattr(sys, "argv", [str(REPO / "benchmarks" / "bench_grid.py"), "--keep"])
+    assert common.command_line() == "python -m benchmarks.bench_grid --keep"
+    monkeypatch.setitem(sys.modules, "__main__", SimpleNamespace(__spec__=None))  # a script run by its path
+    assert common.command_line() == "python benchmarks/bench_grid.py --keep"
+
+
+def test_newest_run_of_a_step_with_these_params():
+    def run(run_id, start, step="ablation", **params):
+        return SimpleNamespace(info=SimpleNamespace(run_id=run_id, start_time=start),
+                               data=SimpleNamespace(tags={"paaan.step": step}, params=params))
+
+    runs = [run("a", 10, **{"tune.scheduler": "asha"}), run("b", 30, **{"tune.scheduler": "none"}),
+            run("c", 20, **{"tune.scheduler": "asha"}), run("t", 40, step="trial")]
+    assert common.newest_run(runs, "ablation").info.run_id == "b"
+    assert common.newest_run(runs, "ablation", {"tune.scheduler": "asha"}).info.run_id == "c"
+
+
+def test_experiment_runs_searches_the_paaan_experiment_by_step(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    other = client.create_experiment("other")
+    client.set_terminated(client.create_run(other, tags={"paaan.step": "ablation"}).info.run_id)
+    paaan = client.create_experiment("paaan")
+    ids = {}
+    for name, step, start in (("old", "ablation", 1000), ("trial", "trial", 2000), ("new", "ablation", 3000)):
+        ids[name] = client.create_run(paaan, start_time=start, tags={"paaan.step": step}).info.run_id
+    client.set_terminated(ids["old"])
+    assert [r.info.run_id for r in common.experiment_runs(uri)] == [ids["new"], ids["trial"], ids["old"]]
+    assert [r.info.run_id for r in common.experiment_runs(uri, "ablation")] == [ids["new"], ids["old"]]
+    finished = common.experiment_runs(uri, "ablation", "attributes.status = 'FINISHED'")
+    assert [r.info.run_id for r in finished] == [ids["old"]]
+    assert len(common.experiment_runs(uri, max_results=1)) == 1
+
+
+# --- every benchmark script: no sys.path edits, no private names of the library ----------------------------
+
+LIBRARY = ("paaan", "experiments", "registry")
+READ_ONLY_LIST_METHODS = ("copy", "count", "index")
+
+
+def _private(name: str) -> bool:
+    """A name starting with ``_`` (``_x``, ``__x``), not a dunder (``__version__``); dotted: any part."""
+    return any(part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+               for part in name.split("."))
+
+
+def _in_library(module: str | None) -> bool:
+    return module is not None and module.split(".")[0] in LIBRARY
+
+
+def hygiene_problems(source: str) -> list[str]:
+    """What a benchmark script may not do, as "line N: what": change ``sys.path`` (assign to it or to an item
+    of it, or call a method that changes it), import a private name from paaan, experiments or registry, or
+    reach one as an attribute of a name imported from them (``module._name``)."""
+    tree = ast.parse(source)
+    sys_names, path_names, library_names = set(), set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "sys":
+                    sys_names.add(alias.asname or "sys")
+                if _in_library(alias.name):
+                    library_names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            if node.module == "sys":
+                path_names.update(a.asname or a.name for a in node.names if a.name == "path")
+            if _in_library(node.module):
+                library_names.update(a.asname or a.name for a in node.names)
+
+    def is_sys_path(node) -> bool:
+        while isinstance(node, ast.Subscript):  # sys.path[0] = ...
+            node = node.value
+        if isinstance(node, ast.Name):
+            return node.id in path_names
+        return (isinstance(node, ast.Attribute) and node.attr == "path" and isinstance(node.value, ast.Name)
+                and node.value.id in sys_names)
+
+    problems = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            problems += [f"line {line}: assigns to sys.path" for t in targets if is_sys_path(t)]
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and is_sys_path(node.func.value)
+              and node.func.attr not in READ_ONLY_LIST_METHODS):
+            problems.append(f"line {line}: sys.path.{node.func.attr}(...)")
+        elif isinstance(node, ast.Import):
+            problems += [f"line {line}: import {a.name}" for a in node.names if _in_library(a.name) and _private(a.name)]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and _in_library(node.module):
+            if _private(node.module):
+                problems.append(f"line {line}: from {node.module} import ...")
+            problems += [f"line {line}: from {node.module} import {a.name}" for a in node.names if _private(a.name)]
+        elif isinstance(node, ast.Attribute) and _private(node.attr):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in library_names:
+                problems.append(f"line {line}: {ast.unparse(node)}")
+    return problems
+
+
+@pytest.mark.parametrize("source, found", [
+    ("import sys\nsys.path.insert(0, 'x')", "sys.path.insert"),
+    ("import sys\nsys.path.append('x')", "sys.path.append"),
+    ("import sys as s\ns.path.extend(['x'])", "sys.path.extend"),
+    ("import sys\nsys.path = ['x']", "assigns to sys.path"),
+    ("import sys\nsys.path[0] = 'x'", "assigns to sys.path"),
+    ("import sys\nsys.path += ['x']", "assigns to sys.path"),
+    ("from sys import path\npath.insert(0, 'x')", "sys.path.insert"),
+    ("from paaan.train import _evaluate", "from paaan.train import _evaluate"),
+    ("from experiments.testbed import trial_shares, _trial_shares as shares", "import _trial_shares"),
+    ("from registry._private import model", "from registry._private import"),
+    ("import paaan._impl", "import paaan._impl"),
+    ("import paaan.features.pipeline as pipeline\npipeline._run_acoustic([])", "pipeline._run_acoustic"),
+    ("from paaan.features import pipeline\nx = pipeline._LEVELS", "pipeline._LEVELS"),
+    ("import experiments.testbed\nexperiments.testbed._shares()", "experiments.testbed._shares"),
+])
+def test_the_hygiene_check_finds_what_it_forbids(source, found):
+    problems = hygiene_problems(source)
+    assert len(problems) == 1 and found in problems[0], problems
+
+
+def test_the_hygiene_check_allows_public_names_and_reading_sys_path():
+    source = ("from __future__ import annotations\nimport sys\nfrom paaan.train import evaluate\n"
+              "import paaan.features.pipeline as pipeline\nfrom benchmarks.common import write_result\n"
+              "print(sys.path.index('x'), sys.path[0], pipeline.run_acoustic, pipeline.__name__)\n"
+              "class A:\n    def f(self):\n        return self._private, write_result._cache\n"
+              "env = dict(PYTHONPATH='x')")
+    assert hygiene_problems(source) == []
+
+
+@pytest.mark.parametrize("script", sorted((REPO / "benchmarks").glob("*.py")), ids=lambda p: p.name)
+def test_no_benchmark_edits_sys_path_or_reaches_a_private_name_of_the_library(script):
+    assert hygiene_problems(script.read_text()) == []
+
+
 # --- the GPU check's CPU side ------------------------------------------------------------------------------
 
 from benchmarks import gpu_check  # noqa: E402
@@ -300,8 +474,8 @@ def test_gpu_check_dry_run_lists_the_steps_and_bad_arguments_fail():
     assert dry.returncode == 0, dry.stderr
     assert "1. agree: CPU vs cpu forward passes" in dry.stdout and "2. project:" in dry.stdout
     assert "train:" not in dry.stdout and "grid:" not in dry.stdout
-    bad = subprocess.run([sys.executable, str(script.with_suffix(".py")), "--steps", "agree,fly"],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--steps", "agree,fly"],
+                         capture_output=True, text=True, timeout=60, cwd=REPO)
     assert bad.returncode == 2 and "unknown steps ['fly']" in bad.stderr
     assert subprocess.run(["bash", str(script), "--bogus"], capture_output=True, env=env).returncode == 2
     with pytest.raises(SystemExit):

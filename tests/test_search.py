@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from experiments.ablation import median_epochs
+from experiments.study import median_epochs
 from experiments.search import GridThenFinals, PerProblemASHA
 
 

@@ -205,7 +205,7 @@ def test_the_testbed_trains_with_its_sections_own_settings_and_the_ablation_with
 
 def test_the_plans_draws_margin_and_power_claims_come_from_the_profile():
     from experiments.profiles import experiment_sections
-    from experiments.testbed import TestbedSettings, power_claim
+    from experiments.settings import TestbedSettings, power_claim
 
     plan = experiment_sections("demo")["testbed"]
     quick = TestbedSettings.from_plan(plan, quick=True)

@@ -7,6 +7,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
+from experiments import cache as cache_mod
+from experiments import datasets as datasets_mod
 from experiments import tracking as tracking_mod
 from experiments.corpora import redact
 
@@ -31,8 +33,8 @@ def test_runs_end_finished_killed_or_failed(tracking):
 
 
 def test_cached_run_is_found_only_when_finished_with_the_same_key(tracking):
-    key = tracking_module().cache_key("featurize", {"a": 1})
-    assert key != tracking_module().cache_key("featurize", {"a": 2})
+    key = cache_mod.cache_key("featurize", {"a": 1})
+    assert key != cache_mod.cache_key("featurize", {"a": 2})
     with pytest.raises(KeyboardInterrupt):
         with tracking_module().step_run("x", "featurize", tags={tracking_module().TAG_KEY: key}):
             raise KeyboardInterrupt
@@ -41,6 +43,7 @@ def test_cached_run_is_found_only_when_finished_with_the_same_key(tracking):
         good = run.info.run_id
     assert tracking_module().find_cached_run("featurize", key).info.run_id == good
     assert tracking_module().find_cached_run("shla", key) is None
+    assert tracking_module().cached_step("featurize", key) == good and tracking_module().cached_step("shla", key) is None
 
 
 def test_entry_run_params_are_kept_and_resolved_values_added(tracking):
@@ -59,11 +62,11 @@ def test_entry_run_params_are_kept_and_resolved_values_added(tracking):
 def test_fingerprint_changes_with_any_file(tmp_path):
     (tmp_path / "a.wav").write_bytes(b"1234")
     (tmp_path / "._a.wav").write_bytes(b"mac")
-    first = tracking_module().fingerprint_tree(tmp_path)
+    first = cache_mod.fingerprint_tree(tmp_path)
     assert first["files"] == 1 and first["bytes"] == 4  # the macOS resource file does not count
     time.sleep(0.01)
     (tmp_path / "a.wav").write_bytes(b"1235")
-    assert tracking_module().fingerprint_tree(tmp_path)["hash"] != first["hash"]
+    assert cache_mod.fingerprint_tree(tmp_path)["hash"] != first["hash"]
 
 
 def test_tracking_uri_is_absolute(tmp_path, monkeypatch):
@@ -89,7 +92,7 @@ def test_redact_hides_the_home_folder(monkeypatch, tmp_path):
 def test_a_step_key_covers_the_paaan_modules_its_roots_import():
     """shla's roots are paaan/shla.py and experiments/shla.py; paaan/shla.py imports config, errors and numerics
     (where standardisation_stats lives), and experiments/shla.py's own experiments imports are not followed."""
-    names = {str(p.relative_to(tracking_mod.PROJECT_ROOT)) for p in tracking_mod._sources("shla")}
+    names = {str(p.relative_to(cache_mod.PROJECT_ROOT)) for p in cache_mod._sources("shla")}
     assert names == {"experiments/shla.py", "paaan/shla.py", "paaan/config.py", "paaan/errors.py", "paaan/numerics.py"}
 
 
@@ -100,15 +103,13 @@ def test_module_imports_are_followed_in_every_form(tmp_path, monkeypatch):
     (tmp_path / "paaan" / "sub" / "__init__.py").write_text("")
     (tmp_path / "root.py").write_text("import os\nimport paaan.sub.a\nfrom paaan.sub import b, not_a_module\n"
                                       "def f():\n    from paaan.sub.c import thing\n")
-    monkeypatch.setattr(tracking_mod, "PROJECT_ROOT", tmp_path)
-    found = {str(p.relative_to(tmp_path)) for p in tracking_mod._paaan_imports(tmp_path / "root.py")}
+    monkeypatch.setattr(cache_mod, "PROJECT_ROOT", tmp_path)
+    found = {str(p.relative_to(tmp_path)) for p in cache_mod._paaan_imports(tmp_path / "root.py")}
     assert found == {"paaan/sub/a.py", "paaan/sub/b.py", "paaan/sub/c.py", "paaan/sub/__init__.py"}
 
 
 def test_a_dataset_insert_that_loses_the_sqlite_race_is_retried(monkeypatch):
     import mlflow
-
-    from experiments import tracking as tracking_module
 
     calls = []
 
@@ -118,7 +119,7 @@ def test_a_dataset_insert_that_loses_the_sqlite_race_is_retried(monkeypatch):
             raise mlflow.exceptions.MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.x")
 
     monkeypatch.setattr(mlflow, "log_input", log_input)
-    tracking_module._log_input(object(), "training")
+    datasets_mod._log_input(object(), "training")
     assert calls == ["training", "training"]
 
     def broken(dataset, context):
@@ -126,7 +127,7 @@ def test_a_dataset_insert_that_loses_the_sqlite_race_is_retried(monkeypatch):
 
     monkeypatch.setattr(mlflow, "log_input", broken)
     with pytest.raises(mlflow.exceptions.MlflowException, match="something else"):
-        tracking_module._log_input(object(), "training")
+        datasets_mod._log_input(object(), "training")
 
 
 def test_registered_model_names_keep_every_variant_apart():

@@ -52,14 +52,15 @@ def main(uri: str, n: int, epochs: int, out: str) -> None:
     from ray import tune
 
     from experiments import tracking
-    from experiments.ablation import AblationSettings, start_ray
+    from experiments.cluster import start_ray
+    from experiments.settings import StudySettings
 
     started = time.perf_counter()
     experiment_id = tracking.setup_tracking(uri)
     with tracking.step_run("load", "load_test") as parent:
         import ray
 
-        start_ray(AblationSettings(variants=[], num_cpus=n))  # the project's own local cluster: n trials at once
+        start_ray(StudySettings(num_cpus=n))  # the project's own local cluster: n trials at once
         try:
             context = {"uri": uri, "experiment_id": experiment_id, "parent": parent.info.run_id, "epochs": epochs}
             tuner = tune.Tuner(

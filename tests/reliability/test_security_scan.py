@@ -117,9 +117,10 @@ RAY_PROBE = textwrap.dedent("""
     from reliability_tools import descendants, listening_sockets
     import ray  # imported before start_ray on purpose: it must still give the cluster a token
 
-    from experiments.ablation import AblationSettings, start_ray
+    from experiments.cluster import start_ray
+    from experiments.settings import StudySettings
 
-    start_ray(AblationSettings(variants=[], num_cpus=1))
+    start_ray(StudySettings(num_cpus=1))
     gcs = ray.get_runtime_context().gcs_address
     pids = [os.getpid(), *descendants(os.getpid())]
     sockets = listening_sockets(pids)
