@@ -80,8 +80,8 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: StudySettings) ->
                 "gpus_per_trial": settings.gpus_per_trial, "iemocap_root": corpora.iemocap,
                 "sspnet_root": corpora.sspnet, "protocol": settings.protocol,
                 "folds_file": settings.folds_file or "", **profile.flat()})
-            spaces = {v.personality for v in settings.variants} & {"PP", "NA"}
-            upstream = prepare_upstream(corpora, profile, spaces, workers=settings.workers, parent_run_id=parent_id)
+            upstream = prepare_upstream(corpora, profile, settings.variants, workers=settings.workers,
+                                        parent_run_id=parent_id)
             tracking.log_params(upstream.as_params())
             store = store_of(upstream.featurize)
             n_folds = len(make_folds(store.utterances, settings.protocol, settings.folds_file))

@@ -189,10 +189,12 @@ def retrieve_cmd(space: str, k: int, seed: int, **opts) -> None:
     from experiments.featurize import run_featurize
     from experiments.retrieve import run_retrieve
     from experiments.shla import run_shla
+    from paaan.personality import PersonalitySource
 
     profile, _, corpora = _setup(opts)
     featurize_run = run_featurize(corpora, profile.features)
-    shla_run = run_shla(featurize_run, profile.shla, seed=seed) if space == "PP" else None
+    needs = PersonalitySource(space).needs
+    shla_run = run_shla(featurize_run, profile.shla, seed=seed) if "encoder" in needs else None
     run_id = run_retrieve(featurize_run, space, k=k or profile.retrieval.k, k_max=profile.tune.k_max,
                           shla_run_id=shla_run, ground_truth=corpora.ground_truth, entry=True)
     click.echo(f"retrieve run: {run_id}")

@@ -1,9 +1,9 @@
 """The ``retrieve`` step: top-k SSPNet clips per IEMOCAP utterance and the 25-d embedding per speaker (II-C2).
 
 ``space`` "PP" compares SHLA latents (from a shla run), "NA" the functionals z-scored over both corpora.
-Logs the embeddings table for the given ``k``, the neighbour lists up to ``k_max`` (so any k <= k_max can
-be pooled later without retrieving again, which is how the ablation tunes k), and on the demo corpus the
-correlation between retrieved and true trait means across speakers. The bank's scores are z-scored per
+Logs the embeddings table for the given ``k``, the neighbour lists up to ``k_max`` (a record of what each
+utterance retrieves; training fits its own ``PersonalitySource`` per fold and k from the same space), and on
+the demo corpus the correlation between retrieved and true trait means across speakers. The bank's scores are z-scored per
 trait over the SSPNet clips (``bank_scores``): the embeddings are in standard deviations of the clip
 scores, whatever scale the corpus' scores came on.
 """
@@ -11,7 +11,6 @@ scores, whatever scale the corpus' scores came on.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -21,28 +20,14 @@ import pandas as pd
 from experiments import tracking
 from experiments.cache import cache_key
 from experiments.featurize import store_of
-from experiments.shla import latents_of
+from experiments.shla import latents_of, load_shla
 from paaan.data.schema import TRAITS
 from paaan.features.store import FeatureStore
-from paaan.personality import true_profiles
+from paaan.personality import PersonalitySource, true_profiles
 from paaan.retrieval import bank_scores as library_bank_scores
-from paaan.retrieval import PersonalityRetriever, cross_correlations, embeddings_from_neighbors, k_bounds, \
-    standardise_pooled, standardise_scores, trait_correlations, validate_k
+from paaan.retrieval import cross_correlations, k_bounds, standardise_scores, trait_correlations, validate_k
 
 STEP = "retrieve"
-
-
-def retrieval_space(store: FeatureStore, space: str, shla_run_id: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """(IEMOCAP utterances, SSPNet clips) in the retrieval space: SHLA latents (PP) or pooled z-scores (NA)."""
-    if space == "PP":
-        if not shla_run_id:
-            raise ValueError("space PP needs a shla run")
-        return latents_of(shla_run_id, "iemocap"), latents_of(shla_run_id, "sspnet")
-    if space == "NA":
-        pooled = standardise_pooled({"iemocap": np.asarray(store.functionals("iemocap")),
-                                     "sspnet": np.asarray(store.functionals("sspnet"))})
-        return pooled["iemocap"], pooled["sspnet"]
-    raise ValueError(f"space must be PP or NA, got {space!r}")
 
 
 def clip_scores(store: FeatureStore) -> np.ndarray:
@@ -61,22 +46,19 @@ def sspnet_scale(store: FeatureStore) -> str:
     return store.manifest.get("summary", {}).get("sspnet_scale", "bfi10")
 
 
-@dataclass
-class Neighbours:
-    """Precomputed top-k_max neighbours of every utterance, and the bank's scores: embeddings for any k."""
-
-    indices: np.ndarray  # (n_utterances, k_max) indices into the SSPNet clips
-    bank_scores: np.ndarray  # (n_clips, 5), standardised (``bank_scores``)
-    speakers: np.ndarray  # (n_utterances,)
-
-    def embeddings(self, k: int) -> pd.DataFrame:
-        return embeddings_from_neighbors(self.indices, self.bank_scores, self.speakers, k)
-
-
 def truth_table(ground_truth: str | Path | None) -> pd.DataFrame | None:
     if not ground_truth or not Path(ground_truth).is_file():
         return None
     return true_profiles(ground_truth)
+
+
+def source_inputs(source: PersonalitySource, shla_run: str | None, ground_truth: str | Path | None) -> dict:
+    """What a personality source needs to be fitted (``PersonalitySource.needs``), from the upstream steps: the
+    SHLA encoder and the latents the shla step logged, the demo corpus' true traits."""
+    provide = {"encoder": lambda: load_shla(shla_run),
+               "space": lambda: (latents_of(shla_run, "iemocap"), latents_of(shla_run, "sspnet")),
+               "traits": lambda: true_profiles(ground_truth or "<no ground_truth.json>")}
+    return {name: provide[name]() for name in source.needs}
 
 
 def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run_id: str | None = None,
@@ -86,7 +68,8 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
     n_clips = len(store.clips)
     _, k_max = k_bounds(n_clips, k_max)
     k = validate_k(k, k_max, "neighbours kept per utterance (k_max)")
-    inputs = {"featurize_run": featurize_run_id, "shla_run": shla_run_id if space == "PP" else None,
+    source = PersonalitySource(space, k_max)
+    inputs = {"featurize_run": featurize_run_id, "shla_run": shla_run_id if "encoder" in source.needs else None,
               "space": space, "k": k, "k_max": k_max}
     key = cache_key(STEP, inputs)
     cached = tracking.cached_step(STEP, key, entry)
@@ -96,10 +79,10 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
                            tags={tracking.TAG_KEY: key, "paaan.featurize_run": featurize_run_id,
                                  "paaan.space": space}, entry=entry) as run:
         tracking.log_params({k_: v for k_, v in inputs.items() if v is not None} | {"n_clips": n_clips})
-        queries, bank = retrieval_space(store, space, shla_run_id)
-        scores = bank_scores(store)  # (n_clips, 5) z-scores
-        retriever = PersonalityRetriever(k=k, space=space).fit(bank, scores, clip_ids=store.clips["clip"].to_numpy())
         utterances = store.utterances
+        # every speaker: the retrieved embeddings are logged as retrieved (training standardises per fold)
+        source.fit(store, utterances["speaker"].unique(), **source_inputs(source, shla_run_id, None))
+        retriever, queries = source.retriever_, source.queries_
         neighbors = retriever.neighbors_table(queries, utterances["utterance_id"].to_numpy(), k=k_max)
         embeddings = retriever.retrieve(queries, utterances["speaker"].to_numpy(), k=k)
         with tempfile.TemporaryDirectory() as tmp:
@@ -129,15 +112,3 @@ def run_retrieve(featurize_run_id: str, space: str, k: int, k_max: int, shla_run
             print(f"retrieve {space}, k={k}: r(retrieved mean, true) per trait: "
                   + ", ".join(f"{t[:4]} {v:+.2f}" for t, v in r.items()), flush=True)
         return run.info.run_id
-
-
-def neighbours_of(run_id: str, featurize_run_id: str) -> Neighbours:
-    """The neighbour lists of a retrieve run, in the feature store's utterance order."""
-    store = store_of(featurize_run_id)
-    table = pd.read_parquet(tracking.local_artifact_dir(run_id, "neighbors.parquet"))
-    k_max = int(table["rank"].max())
-    order = {u: i for i, u in enumerate(store.utterances["utterance_id"])}
-    indices = np.zeros((len(order), k_max), dtype=np.int64)
-    rows = table["utterance_id"].map(order).to_numpy()
-    indices[rows, table["rank"].to_numpy() - 1] = table["clip_index"].to_numpy()
-    return Neighbours(indices, bank_scores(store), store.utterances["speaker"].to_numpy())

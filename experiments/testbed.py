@@ -103,8 +103,8 @@ def run_scenario(name: str, draw: int, profile: Profile, settings: TestbedSettin
                              "seeds": study_settings.seeds, "demo_seed": draw, "demo_speakers": speakers,
                              "protocol": settings.study.protocol, "iemocap_root": corpora.iemocap})
         mlflow.log_dict(scenario.as_dict(), "scenario.json")
-        spaces = {v.personality for v in study_settings.variants} & {"PP", "NA"}
-        upstream = prepare_upstream(corpora, profile, spaces, workers=settings.study.workers, parent_run_id=run_id)
+        upstream = prepare_upstream(corpora, profile, study_settings.variants, workers=settings.study.workers,
+                                    parent_run_id=run_id)
         store = store_of(upstream.featurize)
         n_folds = len(make_folds(store.utterances, settings.study.protocol, settings.study.folds_file))
         context = TrialContext(tracking_uri=mlflow.get_tracking_uri(), experiment_id=experiment_id,

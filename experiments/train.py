@@ -24,14 +24,13 @@ from experiments import tracking  # noqa: E402
 from experiments.corpora import Corpora  # noqa: E402
 from experiments.datasets import log_corpus_inputs  # noqa: E402
 from experiments.featurize import run_featurize, store_of  # noqa: E402
-from experiments.retrieve import run_retrieve  # noqa: E402
-from experiments.shla import latents_of, load_shla, run_shla  # noqa: E402
+from experiments.retrieve import run_retrieve, source_inputs  # noqa: E402
+from experiments.shla import run_shla  # noqa: E402
 from paaan.config import Profile  # noqa: E402
 from paaan.data.folds import Fold, make_folds  # noqa: E402
 from paaan.data.schema import EMOTIONS  # noqa: E402
 from paaan.features.store import FeatureStore  # noqa: E402
-from paaan.personality import (SHUFFLE_TRAIT, PersonalitySource, counterfactual_partners,  # noqa: E402
-                               true_profiles)
+from paaan.personality import SHUFFLE_TRAIT, PersonalitySource, counterfactual_partners  # noqa: E402
 from paaan.report import plot_confusion  # noqa: E402
 from paaan.train import FoldResult, fit_speakers, pick_device, train_fold  # noqa: E402
 from paaan.variants import Variant  # noqa: E402
@@ -57,15 +56,18 @@ class Upstream:
         return out
 
 
-def prepare_upstream(corpora: Corpora, profile: Profile, spaces: set[str], seed: int = 0, workers: int = 0,
+def prepare_upstream(corpora: Corpora, profile: Profile, variants: list[Variant], seed: int = 0, workers: int = 0,
                      parent_run_id: str | None = None) -> Upstream:
-    """featurize -> shla -> retrieve, each reused when already done with the same inputs."""
+    """featurize -> shla -> retrieve, as the variants' personality sources need them, each reused when already
+    done with the same inputs."""
+    sources = [PersonalitySource.for_variant(v) for v in variants]
     featurize = run_featurize(corpora, profile.features, workers=workers, parent_run_id=parent_run_id)
-    shla = run_shla(featurize, profile.shla, seed=seed, parent_run_id=parent_run_id) if "PP" in spaces else None
+    shla = (run_shla(featurize, profile.shla, seed=seed, parent_run_id=parent_run_id)
+            if any("encoder" in s.needs for s in sources) else None)
     retrieve = {space: run_retrieve(featurize, space, k=min(profile.retrieval.k, profile.tune.k_max),
                                     k_max=profile.tune.k_max, shla_run_id=shla,
                                     ground_truth=corpora.ground_truth, parent_run_id=parent_run_id)
-                for space in sorted(spaces)}
+                for space in sorted({s.kind for s in sources if s.retrieves})}
     truth = str(corpora.ground_truth) if corpora.ground_truth else None
     return Upstream(featurize, shla, retrieve, truth)
 
@@ -79,10 +81,7 @@ def personality_source(variant: Variant, k: int | None, upstream: Upstream, stor
         return None
     number = fold.number if isinstance(fold, Fold) else 0
     source = PersonalitySource.for_variant(variant, k, seed, number)
-    provide = {"encoder": lambda: load_shla(upstream.shla),
-               "space": lambda: (latents_of(upstream.shla, "iemocap"), latents_of(upstream.shla, "sspnet")),
-               "traits": lambda: true_profiles(upstream.ground_truth or "<no ground_truth.json>")}
-    inputs = {name: provide[name]() for name in source.needs}
+    inputs = source_inputs(source, upstream.shla, upstream.ground_truth)
     groups = (fold.train_speakers, fold.validation_speakers) if isinstance(fold, Fold) else None
     return source.fit(store, fit_speakers(store, fold, profile, seed), groups=groups, **inputs)
 
@@ -208,10 +207,9 @@ def _attention_artifacts(store: FeatureStore, result: FoldResult, folder: Path) 
 def run_train(corpora: Corpora, profile: Profile, variant: Variant, fold: int | str, seed: int = 0,
               k: int | None = None, workers: int = 0, protocol: str = "session", folds_file: str | None = None) -> str:
     """Entry point body: upstream steps (reused), then one training run; returns its run id."""
-    spaces = {variant.personality} & {"PP", "NA"}
     if variant.uses_ground_truth and not corpora.ground_truth:
         raise ValueError(f"{variant.name} needs the demo corpus' ground_truth.json; {corpora.iemocap} has none")
-    upstream = prepare_upstream(corpora, profile, spaces, workers=workers)
+    upstream = prepare_upstream(corpora, profile, [variant], workers=workers)
     k = k or profile.retrieval.k
     with tracking.step_run(f"{variant.name}-fold{fold}", STEP, entry=True) as run:
         result = train_and_log(variant, fold, seed, k, profile, upstream, log_model=True, protocol=protocol,

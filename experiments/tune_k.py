@@ -23,7 +23,7 @@ def run_tune_k(corpora: Corpora, profile: Profile, variant: Variant, fold: int, 
                protocol: str = "session", folds_file: str | None = None) -> str:
     if not variant.uses_retrieval:
         raise ValueError(f"variant {variant.name} retrieves no personality: there is no k to tune")
-    upstream = prepare_upstream(corpora, profile, {variant.personality}, seed=seed)
+    upstream = prepare_upstream(corpora, profile, [variant], seed=seed)
     store = store_of(upstream.featurize)
     low, high = k_search_space(len(store.clips), profile.tune.k_max)
     inner = inner_fold(store.utterances, fold, protocol, folds_file)

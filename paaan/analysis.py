@@ -61,6 +61,7 @@ from scipy import stats  # noqa: E402
 from paaan.errors import PaaanError  # noqa: E402
 from paaan.features.acoustic import LLD_CATEGORIES, LLD_CATEGORY, LLD_NAMES  # noqa: E402
 from paaan.features.text import POS_GROUPS, pos_group  # noqa: E402
+from paaan.report import save_figure  # noqa: E402
 
 COMBINE_RULES = ("per_dimension", "mean")
 # Fig. 2's category labels, in III-C's order.
@@ -203,10 +204,7 @@ def plot_change_map(change: pd.DataFrame, path: str | Path, title: str, labels: 
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
     bar.set_label(f"{personal} − {baseline}\n(percentage points of an\nutterance's attention)", fontsize=7)
     bar.ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def most_changed_utterances(audio: Mapping[str, pd.DataFrame], text: Mapping[str, pd.DataFrame],

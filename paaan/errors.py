@@ -37,3 +37,12 @@ class FeatureError(PaaanError):
 
 class InputError(PaaanError):
     """A prediction request (pyfunc input) is malformed: names the column or row and the problem."""
+
+
+def row_of(table: dict, name, what: str):
+    """``table[name]``, or a ValueError naming the unknown ``what`` and every known name (the tables of choices:
+    variants, scenarios, demo profiles)."""
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(table)}") from None

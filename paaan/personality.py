@@ -240,6 +240,7 @@ class PersonalitySource(BaseEstimator):
                                                              self.to_space(functionals["sspnet"], "sspnet"))
             self.retriever_ = PersonalityRetriever(k=int(self.k), space=self.kind).fit(
                 bank, bank_scores(store.clips), clip_ids=store.clips["clip"].to_numpy())
+            self.queries_ = queries  # the corpus' utterances in the retrieval space
             raw = self.retriever_.retrieve(queries, speakers)
         else:
             if traits is None:

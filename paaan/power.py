@@ -38,6 +38,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from paaan.report import save_figure  # noqa: E402
+
 ALPHA = 0.05
 TARGET_POWER = 0.8
 POWER_COLUMNS = ["claim", "speakers", "draws", "held", "held_share", "held_ci_low", "held_ci_high", "effect",
@@ -183,7 +185,4 @@ def plot_power(cells: pd.DataFrame, path: str | Path, gain: float) -> Path:
         ax.minorticks_off()
     axes[1].axhline(TARGET_POWER, color="black", lw=0.8, ls=":")
     axes[0].legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -237,6 +237,15 @@ def _pm(row, metric: str) -> str:
     return f"{mean:.3f} ± {std:.3f}" if np.isfinite(mean) else "-"
 
 
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay the figure out, write it to ``path`` (the format from the suffix) and close it."""
+    path = Path(path)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_confusion(matrix: np.ndarray, title: str, path: str | Path) -> Path:
     """A confusion matrix as a picture: rows true, columns predicted, shaded by the row share (each cell shows
     its count and its share of the true class)."""
@@ -254,10 +263,7 @@ def plot_confusion(matrix: np.ndarray, title: str, path: str | Path) -> Path:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def confusion_frame(matrix: np.ndarray, normalise: bool = False) -> pd.DataFrame:
@@ -290,7 +296,4 @@ def table1_chart(summary: pd.DataFrame, path: str | Path, synthetic: bool) -> Pa
         title += " (ours: synthetic demo corpus, not IEMOCAP)"
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from paaan.report import holm  # noqa: E402
+from paaan.report import holm, save_figure  # noqa: E402
 
 STEP_SECONDS = 0.04  # one BLSTM time step (paper II-B1)
 ALPHA = 0.05
@@ -306,10 +306,7 @@ def plot_differences(per_scenario: Mapping[str, pd.DataFrame], path: str | Path,
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(f"UAR - {baseline} (95% CI)", fontsize=8)
     fig.suptitle("Each variant against IA+T, per scenario (red: mlp score, blue: fc)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_carrier_attention(shares: pd.DataFrame, path: str | Path, title: str) -> Path:
@@ -336,7 +333,4 @@ def plot_carrier_attention(shares: pd.DataFrame, path: str | Path, title: str) -
     ax.set_ylabel("carrier's share of audio attention")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

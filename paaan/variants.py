@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paaan.data.schema import EMOTIONS
+from paaan.errors import row_of
 
 FAMILIES = ("blstm_attention", "paaan", "prev1", "prev2")
 PERSONALITY_SOURCES = ("none", "PP", "NA", "oracle", "shuffled")
@@ -129,10 +130,7 @@ BY_NAME: dict[str, Variant] = {v.name: v for v in VARIANTS}
 
 
 def get_variant(name: str) -> Variant:
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        raise ValueError(f"unknown variant {name!r}; known: {', '.join(BY_NAME)}") from None
+    return row_of(BY_NAME, name, "variant")
 
 
 def select(names: str | list[str] | None) -> list[Variant]:

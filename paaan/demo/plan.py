@@ -15,6 +15,7 @@ import numpy as np
 from paaan.data.iemocap import LABEL_MAP, SESSIONS
 from paaan.data.schema import TRAITS
 from paaan.demo.expression import CONTROLS
+from paaan.errors import row_of
 
 # Paper II-A1 and IEMOCAP's label files: utterances per label code, 10039 in all; the 4-class task keeps
 # ang 1103, hap 595 + exc 1041 = 1636, neu 1708, sad 1084 (5531).
@@ -139,10 +140,7 @@ PROFILES: dict[str, DemoProfile] = {
 
 
 def get_profile(name: str) -> DemoProfile:
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown demo profile {name!r}; known: {', '.join(PROFILES)}") from None
+    return row_of(PROFILES, name, "demo profile")
 
 
 def rng_for(seed: int, stream: str, index: int = 0) -> np.random.Generator:

@@ -61,8 +61,10 @@ personality switches; one that does not, does not.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
+from paaan.errors import row_of
 
 STYLES: tuple[str, ...] = ("extraversion", "fixed")
 TRAIT_DESIGNS: tuple[str, ...] = ("random", "balanced", "paired")  # plan.TRAIT_DESIGNS
@@ -71,8 +73,20 @@ EXPECTATIONS: tuple[str, ...] = ("greater", "equivalent")
 ATTENTION_MEASURES: tuple[str, ...] = ("carrier", "contrast")
 
 
+class _Prediction:
+    """What every kind of claim shares: its expectation checked, and its record (ground_truth.json) a dict."""
+
+    def __post_init__(self):
+        if self.expect not in EXPECTATIONS:
+            raise ValueError(f"claim {self.text!r}: expect must be one of {', '.join(EXPECTATIONS)}, "
+                             f"not {self.expect!r}")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class Claim:
+class Claim(_Prediction):
     """A prediction checked on a scenario's corpus: the paired UAR difference ``a - b``."""
 
     a: str  # a variant name of paaan.variants, e.g. "PAaAN+_oracle"
@@ -80,21 +94,13 @@ class Claim:
     expect: str  # "greater": the 95% CI of a - b lies above 0; "equivalent": its 90% CI lies inside +- margin
     why: str  # one sentence: why we predict this
 
-    def __post_init__(self):
-        if self.expect not in EXPECTATIONS:
-            raise ValueError(f"claim {self.text!r}: expect must be one of {', '.join(EXPECTATIONS)}, "
-                             f"not {self.expect!r}")
-
     @property
     def text(self) -> str:
         return f"{self.a} > {self.b}"
 
-    def as_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "expect": self.expect, "why": self.why}
-
 
 @dataclass(frozen=True)
-class AttentionClaim:
+class AttentionClaim(_Prediction):
     """A prediction about a variant's audio attention on a segment-gate corpus, against its baseline's."""
 
     variant: str
@@ -105,8 +111,7 @@ class AttentionClaim:
     sign: str | None = None  # "carrier" only: "+" extraverts (carrier first), "-" introverts (carrier second)
 
     def __post_init__(self):
-        if self.expect not in EXPECTATIONS:
-            raise ValueError(f"attention claim on {self.variant}: expect must be one of {', '.join(EXPECTATIONS)}")
+        super().__post_init__()
         if self.measure not in ATTENTION_MEASURES:
             raise ValueError(f"attention claim on {self.variant}: measure must be one of "
                              f"{', '.join(ATTENTION_MEASURES)}, not {self.measure!r}")
@@ -121,13 +126,9 @@ class AttentionClaim:
         return (f"{self.variant} attends to the carrier more than {self.baseline} "
                 f"(E {'>' if self.sign == '+' else '<'} 0)")
 
-    def as_dict(self) -> dict:
-        return {"variant": self.variant, "baseline": self.baseline, "measure": self.measure, "sign": self.sign,
-                "expect": self.expect, "why": self.why}
-
 
 @dataclass(frozen=True)
-class CounterfactualClaim:
+class CounterfactualClaim(_Prediction):
     """Handed its session partner's personality, does a variant's prediction move to the other segment's
     emotion more often than the control's (``paaan.testbed.counterfactual_moves``)?"""
 
@@ -136,16 +137,9 @@ class CounterfactualClaim:
     expect: str
     why: str
 
-    def __post_init__(self):
-        if self.expect not in EXPECTATIONS:
-            raise ValueError(f"counterfactual claim on {self.variant}: expect must be one of {', '.join(EXPECTATIONS)}")
-
     @property
     def text(self) -> str:
         return f"{self.variant} switches with the partner's personality more than {self.control}"
-
-    def as_dict(self) -> dict:
-        return {"variant": self.variant, "control": self.control, "expect": self.expect, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -322,10 +316,7 @@ BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
 
 
 def get_scenario(name: str) -> Scenario:
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        raise ValueError(f"unknown demo scenario {name!r}; known: {', '.join(BY_NAME)}") from None
+    return row_of(BY_NAME, name, "demo scenario")
 
 
 def resolve(scenario: str | Scenario) -> Scenario:

@@ -58,7 +58,7 @@ def small_run(tiny_corpus, tmp_path_factory):
         mp.setattr(tracking, "_ENTRY_RUN", {})
         experiment_id = tracking.setup_tracking(uri)
         corpora = resolve_corpora(str(corpus / "IEMOCAP_full_release"), str(corpus / "SSPNet"))
-        upstream = prepare_upstream(corpora, profile, {"PP"}, workers=2)
+        upstream = prepare_upstream(corpora, profile, [get_variant("PAaAN_PP")], workers=2)
         with tracking.step_run("PAaAN_PP-fold1-seed0", "trial", tags={"paaan.variant": variant.name}) as run:
             train_and_log(variant, 1, 0, k, profile, upstream)
             fold_run = run.info.run_id
