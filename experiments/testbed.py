@@ -57,8 +57,9 @@ def testbed_key(profile: Profile, settings: TestbedSettings, step: str = STEP) -
     return cache_key(step, {
         "profile": profile.to_dict(), "scenarios": {s: get_scenario(s).as_dict() for s in settings.scenarios},
         "variants": {s: settings.variants_for(s) for s in settings.scenarios}, "seeds": settings.seeds,
-        "demo": [settings.demo_seeds, settings.demo_profile, settings.demo_speakers], "protocol": settings.protocol,
-        "folds": folds_fingerprint(settings.folds_file), "k_tuning": settings.k_tuning, "k_trials": settings.k_trials,
+        "demo": [settings.demo_seeds, settings.demo_profile, settings.demo_speakers],
+        "protocol": settings.study.protocol, "folds": folds_fingerprint(settings.study.folds_file),
+        "k_tuning": settings.study.k_tuning, "k_trials": settings.study.k_trials,
         "margin": settings.margin, "design_draw": settings.design_draw, "power": power,
     })
 

@@ -222,3 +222,19 @@ def test_the_plans_draws_margin_and_power_claims_come_from_the_profile():
         power_claim("input_flip: P-D_oracle > IA+T")
     with pytest.raises(ValueError, match="multiple of 10"):
         TestbedSettings.from_plan(plan, quick=True, demo_speakers=15)
+
+
+def test_the_testbed_key_covers_the_plan_and_the_study_settings():
+    from experiments.profiles import experiment_sections, load_profile
+    from experiments.settings import StudySettings, TestbedSettings
+    from experiments.testbed import testbed_key
+
+    profile, _ = load_profile("demo")
+    plan = experiment_sections("demo")["testbed"]
+    one = TestbedSettings.from_plan(plan, quick=True, study=StudySettings(k_trials=2))
+    assert testbed_key(profile, one) == testbed_key(profile, TestbedSettings.from_plan(
+        plan, quick=True, study=StudySettings(k_trials=2)))
+    assert testbed_key(profile, one) != testbed_key(profile, TestbedSettings.from_plan(
+        plan, quick=True, study=StudySettings(k_trials=3)))
+    assert testbed_key(profile, one) != testbed_key(profile, TestbedSettings.from_plan(
+        plan, quick=True, demo_seeds=[0, 2], study=StudySettings(k_trials=2)))
