@@ -147,6 +147,7 @@ def full_corpus(corpus: Path, work: Path, warm_runs: int = 3) -> dict:
 
 
 def main() -> None:
+    os.environ["PAAAN_ACOUSTIC_CACHE"] = "0"  # openSMILE's speed is measured: every file computed every time
     parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="corpora, stores and mlflow.db go here")
     parser.add_argument("--subset", type=float, default=0.1, help="share of each corpus in the side-by-side part")

@@ -107,7 +107,8 @@ def _print_summary(summary: dict) -> None:
     own = (f"; read {summary['own_feature_files']} files of own features ({summary['audio_features']} steps, "
            f"{summary['functionals_set']} functionals) in {summary['own_features_seconds']} s"
            if summary.get("own_feature_files") else "")
-    print(f"featurized {summary['files_featurized']}/{summary['files']} files with openSMILE "
+    cached = f" ({summary['files_from_cache']} from the acoustic cache)" if summary.get("files_from_cache") else ""
+    print(f"featurized {summary['files_featurized']}/{summary['files']} files with openSMILE{cached} "
           f"({summary['audio_hours']} h of audio) in {summary['seconds']} s, real-time factor "
           f"{summary['real_time_factor']}x with {summary['workers']} workers{own}; "
           f"OOV share {summary['oov_share']}; skipped {summary['skipped_files']}"

@@ -83,3 +83,19 @@ def test_an_unfinished_store_is_refused(tmp_path):
         FeatureStore(tmp_path / "features")
     with pytest.raises(FeatureError, match="non-finite"):
         writer.array("iemocap/bad.npy", np.array([np.nan]))
+
+
+def test_a_file_featurized_before_is_read_from_the_acoustic_cache(tiny_corpus, tiny_store, tmp_path, monkeypatch):
+    """The session's tiny store computed every file (the cache was empty); featurizing the same corpus again
+    reads every file back, and the store is the same to the bit. With the cache off, nothing is read."""
+    again = featurize(tiny_corpus / "IEMOCAP_full_release", tiny_corpus / "SSPNet", tmp_path / "again", workers=1,
+                      progress=False)
+    assert again["files_from_cache"] == again["files"] > 0
+    store = FeatureStore(tmp_path / "again")
+    np.testing.assert_array_equal(np.asarray(store.lld), np.asarray(tiny_store.lld))
+    np.testing.assert_array_equal(np.asarray(store.functionals("sspnet")), np.asarray(tiny_store.functionals("sspnet")))
+    monkeypatch.setenv("PAAAN_ACOUSTIC_CACHE", "0")
+    off = featurize(tiny_corpus / "IEMOCAP_full_release", tiny_corpus / "SSPNet", tmp_path / "off", workers=1,
+                    progress=False)
+    assert off["files_from_cache"] == 0
+    np.testing.assert_array_equal(np.asarray(FeatureStore(tmp_path / "off").lld), np.asarray(tiny_store.lld))

@@ -19,8 +19,11 @@ for exactly these utterances.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing as mp
 import os
+import pickle
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -81,6 +84,7 @@ class AcousticResult:
     functionals: np.ndarray | None = None  # (1582,), or the own functionals' (dim,)
     fixes: tuple[str, ...] = ()
     error: str | None = None
+    cached: bool = False  # read from the acoustic cache, not computed now
 
 
 def acoustic_features(source: AudioSource, config: FeatureConfig, with_lld: bool,
@@ -128,28 +132,87 @@ def _work(task: Task) -> AcousticResult:
     return result
 
 
+# A file's openSMILE results depend on its bytes, the feature settings and this code (and the openSMILE
+# package): keyed by all of them, they are kept in ``$PAAAN_CACHE/acoustic`` and a later featurize of the same
+# file (a nested demo corpus of fewer speakers, the same corpus under another fingerprint) reads them back.
+# PAAAN_ACOUSTIC_CACHE=0 turns the cache off.
+_CODE = ("pipeline.py", "acoustic.py", "audio.py")
+
+
+def _cache_folder() -> Path | None:
+    if os.environ.get("PAAAN_ACOUSTIC_CACHE", "1") == "0":
+        return None
+    root = os.environ.get("PAAAN_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "paaan") / "acoustic"
+
+
+def _code_digest(config: FeatureConfig) -> str:
+    import opensmile
+
+    digest = hashlib.sha256(json.dumps(config.__dict__, sort_keys=True, default=str).encode())
+    digest.update(opensmile.__version__.encode())
+    for name in _CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_path(folder: Path, code: str, task: Task) -> Path:
+    _, _, path, with_lld, with_functionals = task
+    digest = hashlib.sha256(code.encode())
+    digest.update(f"{with_lld}{with_functionals}".encode())
+    digest.update(Path(path).read_bytes())
+    key = digest.hexdigest()
+    return folder / key[:2] / f"{key}.pkl"
+
+
 def run_acoustic(tasks: list[Task], config: FeatureConfig, workers: int,
                  progress: bool) -> list[AcousticResult]:
     """openSMILE on every task (corpus, index, wav path, LLDs?, functionals?): in this process with one worker,
-    else in a pool of ``workers`` spawned processes that each build openSMILE once; results in any order."""
+    else in a pool of ``workers`` spawned processes that each build openSMILE once; results in any order.
+    A file computed before with the same bytes, settings and code is read from the cache instead."""
     if not tasks:  # own frame-level features and own functionals: nothing for openSMILE
         return []
     bar = tqdm(total=len(tasks), desc="openSMILE", unit="file", disable=not progress, mininterval=1.0)
-    results = []
+    results, todo, where = [], [], {}
+    folder = _cache_folder()
+    code = _code_digest(config) if folder is not None else ""
+    for task in tasks:
+        cached = None
+        if folder is not None:
+            where[task[:2]] = _cache_path(folder, code, task)
+            if where[task[:2]].is_file():
+                cached = pickle.loads(where[task[:2]].read_bytes())  # our own cache folder
+        if cached is None:
+            todo.append(task)
+        else:
+            cached.corpus, cached.index, cached.cached = task[0], task[1], True
+            results.append(cached)
+            bar.update()
+    for result in _compute(todo, config, workers):
+        if folder is not None and result.error is None:
+            target = where[(result.corpus, result.index)]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(pickle.dumps(result))
+            os.replace(partial, target)  # a cache file is whole or absent
+        results.append(result)
+        bar.update()
+    bar.close()
+    return results
+
+
+def _compute(tasks: list[Task], config: FeatureConfig, workers: int):
+    if not tasks:
+        return
     if workers <= 1:
         _init_worker(config)
         for task in tasks:
-            results.append(_work(task))
-            bar.update()
+            yield _work(task)
     else:
         # spawn: workers start clean (no inherited threads or MLflow state); each builds openSMILE once.
         context = mp.get_context("spawn")
         with context.Pool(workers, initializer=_init_worker, initargs=(config,)) as pool:
-            for result in pool.imap_unordered(_work, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8)))):
-                results.append(result)
-                bar.update()
-    bar.close()
-    return results
+            yield from pool.imap_unordered(_work, tasks, chunksize=max(1, min(16, len(tasks) // (workers * 8))))
 
 
 # --- the whole corpus ----------------------------------------------------------------------------------
@@ -282,6 +345,7 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     writer.csv("skipped.csv", pd.DataFrame(skipped, columns=["corpus", "path", "reason", "detail"]))
 
     audio_seconds = float(sum(r.duration for r in results if not r.error))
+    computed_seconds = float(sum(r.duration for r in results if not r.error and not r.cached))
     if not tasks:  # no openSMILE: the durations are the wav headers' (IEMOCAP; SSPNet's audio was not read)
         audio_seconds = float(sum(r.duration for r in acoustic))
     summary = {
@@ -297,7 +361,9 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
         "lld_steps": int(lld_steps.sum()),
         "workers": workers,
         "acoustic_seconds": round(acoustic_seconds, 2),
-        "real_time_factor": round(audio_seconds / max(acoustic_seconds, 1e-9), 2),
+        "files_from_cache": sum(1 for r in results if r.cached),
+        # over the audio openSMILE computed now (cached files cost a read)
+        "real_time_factor": round(computed_seconds / max(acoustic_seconds, 1e-9), 2),
         "text_seconds": round(text_seconds, 2),
         "own_feature_files": own_files,
         "own_features_seconds": round(own_seconds, 2),
