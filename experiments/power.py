@@ -74,7 +74,7 @@ def run_power(profile: Profile, settings: TestbedSettings) -> str:
                                  "learned_uar": plan.learned_uar, "gain": plan.gain})
             start_ray(settings.study)
             draws, trials = [], []
-            for speakers in plan.speakers:
+            for speakers in sorted(plan.speakers, reverse=True):  # the largest first: the others nest in it
                 for draw in plan.draws:
                     for name, claims in claims_of.items():
                         variants = sorted({n for c in claims for n in (c.a, c.b)})
@@ -87,13 +87,13 @@ def run_power(profile: Profile, settings: TestbedSettings) -> str:
             cells = power_cells(draws_table, trials_table, plan.gain, plan.learned_uar)
             needed = {claim: speakers_needed(group, plan.gain) for claim, group in cells.groupby("claim", sort=False)}
             seconds = time.perf_counter() - started
-            text = power_markdown(cells, needed, plan.gain) + f"\nWall time: {seconds / 60:.1f} min.\n"
+            text = power_markdown(cells, needed, plan.gain, plan.noise) + f"\nWall time: {seconds / 60:.1f} min.\n"
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
                 cells.to_csv(tmp / "power.csv", index=False)
                 draws_table.to_csv(tmp / "power_draws.csv", index=False)
                 (tmp / "power.md").write_text(text)
-                (tmp / "speakers_needed.json").write_text(json.dumps(needed, indent=1))
+                (tmp / "speakers_needed.json").write_text(json.dumps({"noise": plan.noise, "claims": needed}, indent=1))
                 plot_power(cells, tmp / "power.png", plan.gain)
                 mlflow.log_artifacts(str(tmp))
             mlflow.log_metric("wall_seconds", seconds)

@@ -52,16 +52,21 @@ class PowerPlan:
     seeds: int = 1
     learned_uar: float = 0.8  # a trial of a gate scenario "learned the gate" at this test UAR
     gain: float = MARGIN  # the gain whose power the table reports: the paper's +0.034
+    noise: str = ""  # the claim whose fold sd answers how many speakers the gain needs (default: the first)
 
     @classmethod
     def from_section(cls, section: dict) -> "PowerPlan":
         plan = cls(claims=list(section.get("claims") or []), speakers=[int(n) for n in section.get("speakers") or [10]],
                    draws=[int(d) for d in section.get("draws") or [1]], seeds=int(section.get("seeds", 1)),
-                   learned_uar=float(section.get("learned_uar", 0.8)), gain=float(section.get("gain", MARGIN)))
+                   learned_uar=float(section.get("learned_uar", 0.8)), gain=float(section.get("gain", MARGIN)),
+                   noise=str(section.get("noise") or ""))
         for speakers in plan.speakers:
             check_speakers(speakers)
         for text in plan.claims:
             power_claim(text)  # an unknown scenario or claim is an error naming the known ones
+        plan.noise = plan.noise or (plan.claims[0] if plan.claims else "")
+        if plan.claims and plan.noise not in plan.claims:
+            raise ValueError(f"power noise {plan.noise!r} is not one of the power claims")
         return plan
 
     def scenarios(self) -> list[str]:

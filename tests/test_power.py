@@ -65,8 +65,9 @@ def test_power_cells_and_the_speakers_a_gain_needs():
     assert guess["extrapolated"] and guess["b"] == pytest.approx(0.5)
     assert power_at(0.034, guess["c"] * guess["speakers"] ** -0.5, 5) >= 0.8
     assert power_at(0.034, guess["c"] * (guess["speakers"] - 10) ** -0.5, 5) < 0.8
-    text = power_markdown(cells, {"c": answer}, 0.034)
+    text = power_markdown(cells, {"c": answer}, 0.034, noise="c")
     assert "| c | 10 | 2 | 1 | 0.50" in text and "- c: 20 (measured)" in text
+    assert "The answer, read from c" in text and "20 speakers (measured)." in text
 
 
 def test_the_power_figure(tmp_path):

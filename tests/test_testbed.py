@@ -215,8 +215,10 @@ def test_the_plans_draws_margin_and_power_claims_come_from_the_profile():
     assert full.draw_sets() == [("held-out", [3, 4])] and full.demo_speakers == 20
     assert "PAaAN+_shuffled" in full.variants_for("segment_gate")  # the counterfactual's control
     power = TestbedSettings.from_plan(plan, quick=False, power=True).power
-    assert power.speakers == [10, 20, 40] and 0 not in power.draws and power.gain == 0.034
+    assert power.speakers == [10, 20, 30] and 0 not in power.draws and power.gain == 0.034
+    assert power.noise == "input_flip: PAaAN_oracle > IA+T"
     assert power.scenarios() == ["segment_gate", "segment_gate_75", "input_flip"]
+    assert TestbedSettings.from_plan(plan, quick=True, power=True).power.noise == "segment_gate: PAaAN+_oracle > IA+T+"
     assert power_claim("input_flip: P-T_oracle > IA+T")[1].expect == "greater"
     with pytest.raises(ValueError, match="has no claim"):
         power_claim("input_flip: P-D_oracle > IA+T")
