@@ -18,12 +18,15 @@ from reliability.reliability_tools import REPO, all_runs, child_env, paaan_comma
 PROFILE = """base: demo
 name: reproducible
 train:
-  epochs: 8
-  patience: 3
+  epochs: 10
+  patience: 0
+  lr: 0.01
 tune:
-  k_trials: 3
+  k_trials: 4
   grace_period: 2
   reduction_factor: 2
+  metric: val_uar       # this epoch's validation UAR: on the tiny corpus the best-so-far ties across k trials
+                        # on some CPUs (CI's), and ASHA, which prunes only below its cutoff, then prunes nothing
 """
 METRICS = ("uar", "wa", "f1_macro", "best_val_uar", "best_epoch", "epochs_run", "val_uar")
 
@@ -57,10 +60,10 @@ def test_a_tiny_ablation_gives_the_same_trials_on_one_cpu_and_on_two(tiny_corpus
     grid = [n for n in one if "-fold" in n and "-k" not in n and "/" not in n]
     k_trials = [n for n in one if "/" in n]
     studies = [n for n in one if n.startswith("tune-k-") and "/" not in n]
-    # both variants x 5 folds and their two final models; PAaAN_PP's 5 studies of 3 k trials each (a k that
+    # both variants x 5 folds and their two final models; PAaAN_PP's 5 studies of 4 k trials each (a k that
     # Optuna suggests twice in a study is trained once: its second trial reports the first's run)
     assert len(grid) == 10 and len([n for n in one if n.endswith("-final")]) == 2
-    assert len(studies) == 5 and 10 <= len(k_trials) <= 15
+    assert len(studies) == 5 and 10 <= len(k_trials) <= 20
     assert any(one[n]["stopped_by"] == "scheduler" for n in k_trials), "ASHA pruned nothing: the test tests less"
     for name in one:
         assert one[name] == two[name], name
