@@ -129,8 +129,9 @@ def test_only_runs_whose_process_is_gone_are_closed(tracking):
     import socket
 
     from experiments import tracking as steps
+    from experiments.cache import cache_key
 
-    key = steps.cache_key("featurize", {"corpus": "a"})
+    key = cache_key("featurize", {"corpus": "a"})
     finished = subprocess.Popen(["true"])
     finished.wait()  # its pid now names no process
     client = MlflowClient()
