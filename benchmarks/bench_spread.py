@@ -1,14 +1,15 @@
 """How much the README command's Table I moves with the CPU's instruction set and with the training seed.
 
-    python -m benchmarks.bench_spread                       # avx2 (this machine's default), avx, sse4; seeds 0-2
-    python -m benchmarks.bench_spread --settings avx2 --seeds 5
+    python -m benchmarks.bench_spread                       # the machine's default, avx2, avx, sse4; seeds 0-2
+    python -m benchmarks.bench_spread --settings default,avx2 --seeds 0
 
 Float results depend on which vector instructions the numerical libraries use (oneDNN for the LSTMs, MKL
 for the matrix products, ATen's own kernels), and early stopping and the k search amplify a rounding
 difference into another best epoch or another k. On one machine the libraries can be told to use fewer
 instructions than the CPU has (``INSTRUCTION_SETS``: the environment variables oneDNN, MKL and ATen
 document), which is how a run on an older CPU is reproduced here; a newer CPU (AVX-512) cannot be
-emulated on an older one, so its numbers are a further, unmeasured, source of spread.
+emulated on an older one, so on an AVX2 machine its numbers are a further source of spread (measured on an
+AVX-512 machine: BENCHMARKS.md, section 10).
 
 Every setting runs the README's main command (``paaan ablation``, the demo profile, one seed) from a cold
 store on the same demo corpus (generated once: the generator does not use those libraries). Then, with
@@ -32,11 +33,13 @@ import pandas as pd
 from benchmarks.common import (DEFAULT_WORK, REPO, cold_env, experiment_runs, fresh_folder, print_table, run_logged,
                                write_result)
 
-# What each setting tells the libraries (their documented switches). "avx2" is this kind of machine's own
-# (no AVX-512); "avx" is an AVX-only CPU as oneDNN sees it (no FMA: measured to change results here only
+# What each setting tells the libraries (their documented switches). "default" is whatever the machine has
+# (AVX-512 or AVX2 on the machines of this kind we have seen); "avx2" an AVX2 CPU (on an AVX2 machine the
+# same as the default); "avx" an AVX-only CPU as oneDNN sees it (no FMA: measured to change results only
 # with ATen's generic kernels, which then route more work through oneDNN); "sse4" goes one step further.
 INSTRUCTION_SETS: dict[str, dict[str, str]] = {
-    "avx2": {},
+    "default": {},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
     "avx": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "AVX", "MKL_ENABLE_INSTRUCTIONS": "AVX"},
     "sse4": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"},
 }
@@ -73,7 +76,7 @@ def tables(figures: dict) -> pd.DataFrame:
     for name, run in figures["settings"].items():
         trials = pd.DataFrame(run["trials"])
         columns[name] = trials.groupby("variant")["uar"].mean()
-    seeded = pd.DataFrame(figures["seeds"]["trials"])
+    seeded = pd.DataFrame(figures.get("seeds", {}).get("trials", []), columns=["variant", "seed", "uar"])
     for seed, group in seeded.groupby("seed"):
         columns[f"seed {seed}"] = group.groupby("variant")["uar"].mean()
     return pd.DataFrame(columns)
@@ -100,6 +103,7 @@ def main() -> None:
         figures["settings"][name] = run_ablation(name, args.work, data, INSTRUCTION_SETS[name])
     if args.seeds:
         figures["seeds"] = run_ablation(f"seeds{args.seeds}", args.work, data, {}, "--seeds", str(args.seeds))
+    if figures["settings"] or args.seeds:
         frame = tables(figures)
         spread = (frame.max(axis=1) - frame.min(axis=1)).rename("range")
         figures["uar_by_table"] = frame.round(4).to_dict()
