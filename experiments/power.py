@@ -87,7 +87,7 @@ def run_power(profile: Profile, settings: TestbedSettings) -> str:
             cells = power_cells(draws_table, trials_table, plan.gain, plan.learned_uar)
             needed = {claim: speakers_needed(group, plan.gain) for claim, group in cells.groupby("claim", sort=False)}
             seconds = time.perf_counter() - started
-            text = power_markdown(cells, needed, plan.gain, plan.noise) + f"\nWall time: {seconds / 60:.1f} min.\n"
+            text = power_markdown(cells, needed, plan.gain, plan.noise, power_claim(plan.noise)[1].expect == "equivalent") + f"\nWall time: {seconds / 60:.1f} min.\n"
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
                 cells.to_csv(tmp / "power.csv", index=False)

@@ -132,9 +132,11 @@ def speakers_needed(cells: pd.DataFrame, gain: float, target: float = TARGET_POW
     return {"speakers": None, "extrapolated": True, **fit, "folds": folds}
 
 
-def power_markdown(cells: pd.DataFrame, needed: dict[str, dict], gain: float, noise: str | None = None) -> str:
+def power_markdown(cells: pd.DataFrame, needed: dict[str, dict], gain: float, noise: str | None = None,
+                   noise_is_null: bool = True) -> str:
     """The power table and, per claim, the speakers a study needs for ``gain`` at 80% power; ``noise``: the
-    claim whose answer is the answer (a predicted null: its fold sd is noise, not a varying effect)."""
+    claim whose answer is the answer (best a predicted null, ``noise_is_null``: its fold sd is noise, not an
+    effect that varies; a claim with an effect gives only an upper bound of the noise)."""
     lines = ["# Power: how many speakers a claim needs", "",
              "Per claim and number of speakers, over fresh corpus draws (each a study of five folds): on how many "
              "draws the claim held (Wilson 95% interval), its mean effect (t 95% CI over the draws), the fold "
@@ -162,8 +164,11 @@ def power_markdown(cells: pd.DataFrame, needed: dict[str, dict], gain: float, no
         lines.append(f"- {claim}: {text}")
     if noise in needed:
         answer = needed[noise]
-        lines += ["", f"The answer, read from {noise} (a predicted null, so its fold differences are the noise a "
-                  f"gain of {gain:+.3f} has to stand out of, not an effect that varies): "
+        why = ("a predicted null, so its fold differences are the noise a gain of "
+               f"{gain:+.3f} has to stand out of, not an effect that varies" if noise_is_null else
+               "not a predicted null: its fold sd also holds how the effect varies, so the noise is at most this "
+               "and the answer an upper bound")
+        lines += ["", f"The answer, read from {noise} ({why}): "
                   + ("not reached in the measured range" if answer["speakers"] is None else
                      f"{'about ' if answer['extrapolated'] else ''}{answer['speakers']} speakers"
                      + (" (extrapolated)" if answer["extrapolated"] else " (measured)")) + "."]

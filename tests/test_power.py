@@ -67,7 +67,9 @@ def test_power_cells_and_the_speakers_a_gain_needs():
     assert power_at(0.034, guess["c"] * (guess["speakers"] - 10) ** -0.5, 5) < 0.8
     text = power_markdown(cells, {"c": answer}, 0.034, noise="c")
     assert "| c | 10 | 2 | 1 | 0.50" in text and "- c: 20 (measured)" in text
-    assert "The answer, read from c" in text and "20 speakers (measured)." in text
+    assert "The answer, read from c (a predicted null" in text and "20 speakers (measured)." in text
+    effect = power_markdown(cells, {"c": answer}, 0.034, noise="c", noise_is_null=False)
+    assert "(not a predicted null" in effect and "upper bound" in effect and "(a predicted null" not in effect
 
 
 def test_the_power_figure(tmp_path):
