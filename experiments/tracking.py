@@ -32,6 +32,7 @@ from mlflow.utils.file_utils import local_file_uri_to_path
 
 from experiments.cache import code_version, git_commit
 from experiments.corpora import redact
+from paaan.config import cache_root
 
 
 EXPERIMENT = "paaan"
@@ -321,7 +322,7 @@ def local_artifact_dir(run_id: str, artifact_path: str) -> Path:
         if not local.exists():
             raise FileNotFoundError(f"run {run_id} has no artifact {artifact_path!r} (looked in {local})")
         return local
-    cache = Path(os.environ.get("PAAAN_CACHE", Path.home() / ".cache" / "paaan")) / "artifacts" / run_id
+    cache = cache_root() / "artifacts" / run_id
     marker = cache / f".{artifact_path.replace('/', '_')}.complete"
     if not marker.exists():
         cache.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,9 @@ the whole study runs in minutes on a laptop (a test keeps ``paper.yaml`` equal t
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -211,3 +214,10 @@ def _section(section_cls, values: dict[str, Any], name: str):
         raise ValueError(f"unknown keys in profile section {name!r}: {sorted(unknown)}; known: {sorted(known)}")
     converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return section_cls(**converted)
+
+
+def cache_root() -> Path:
+    """Where paaan keeps what it derives and can derive again (openSMILE config and results, the tagger,
+    downloaded artifacts): ``$PAAAN_CACHE``, else ``~/.cache/paaan``."""
+    root = os.environ.get("PAAAN_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "paaan"

@@ -37,7 +37,7 @@ import numpy as np
 import opensmile
 from opensmile.core.lib import OpenSmileException
 
-from paaan.config import FeatureConfig
+from paaan.config import FeatureConfig, cache_root
 from paaan.errors import FeatureError
 
 # ----------------------------------------------------------------------------------------------------------
@@ -144,8 +144,7 @@ def derive_lld_config(emobase: str, source: str | Path = EMOBASE_CONFIG) -> str:
 
 def cache_dir() -> Path:
     """``$PAAAN_CACHE/opensmile``, else ``~/.cache/paaan/opensmile``."""
-    root = os.environ.get("PAAAN_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "paaan") / "opensmile"
+    return cache_root() / "opensmile"
 
 
 def lld_config_path(directory: str | Path | None = None) -> Path:

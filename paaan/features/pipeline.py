@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from paaan.config import FeatureConfig
+from paaan.config import FeatureConfig, cache_root
 from paaan.data.iemocap import scan_iemocap
 from paaan.data.schema import TRAITS
 from paaan.data.sspnet import load_sspnet
@@ -142,8 +142,7 @@ _CODE = ("pipeline.py", "acoustic.py", "audio.py")
 def _cache_folder() -> Path | None:
     if os.environ.get("PAAAN_ACOUSTIC_CACHE", "1") == "0":
         return None
-    root = os.environ.get("PAAAN_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "paaan") / "acoustic"
+    return cache_root() / "acoustic"
 
 
 def _code_digest(config: FeatureConfig) -> str:

@@ -35,6 +35,7 @@ import nltk
 import numpy as np
 from nltk.tokenize.punkt import PunktSentenceTokenizer
 
+from paaan.config import cache_root
 from paaan.errors import FeatureError
 
 # ----------------------------------------------------------------------------------------------------------
@@ -87,9 +88,7 @@ def read_perceptron_pickle(path: str | Path) -> tuple[dict, dict, set]:
 
 def paaan_nltk_data_dir() -> Path:
     """Where paaan keeps its NLTK data: ``$PAAAN_CACHE/nltk_data``, else ``~/.cache/paaan/nltk_data``."""
-    cache = os.environ.get("PAAAN_CACHE")
-    root = Path(cache) if cache else Path.home() / ".cache" / "paaan"
-    return root / "nltk_data"
+    return cache_root() / "nltk_data"
 
 
 def _aptagger_pickle_path() -> Path:
