@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from paaan.data.schema import TRAITS
+from paaan.data.traits import read_traits
 from paaan.errors import PaaanError
 from paaan.retrieval import EMBEDDING_COLUMNS, STATISTICS, PersonalityRetriever, bank_scores, pooled_stats
 from paaan.shla import SHLA
@@ -35,12 +36,20 @@ STD_FLOOR = 0.1
 
 
 def true_profiles(ground_truth: str | Path | dict) -> pd.DataFrame:
-    """Each IEMOCAP speaker's true Big-Five profile from a demo corpus' ``ground_truth.json`` (speaker x TRAITS)."""
+    """Each IEMOCAP speaker's true Big-Five profile (speaker x TRAITS, BFI-10 units [-4, 4]).
+
+    ``ground_truth``: a demo corpus' ``ground_truth.json`` (path or dict), or a traits CSV (a path ending in
+    ``.csv``) of a real corpus' speakers, read by ``paaan.data.traits.read_traits`` (scale detected,
+    converted to BFI-10 units, averaged per speaker), so that everything reading true traits accepts either.
+    """
+    if isinstance(ground_truth, (str, Path)) and Path(ground_truth).suffix.lower() == ".csv":
+        return read_traits(ground_truth)
     if not isinstance(ground_truth, dict):
         path = Path(ground_truth)
         if not path.is_file():
             raise PaaanError(f"{path}: the PAaAN_oracle variant needs the demo corpus' ground_truth.json, "
-                             "which this corpus does not have (real corpora have no true personality)")
+                             "which this corpus does not have (real corpora have no true personality; give "
+                             "their speakers' traits as a CSV, paaan.data.traits)")
         ground_truth = json.loads(path.read_text())
     speakers = (ground_truth.get("iemocap") or {}).get("speakers")
     if not speakers:

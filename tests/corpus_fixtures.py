@@ -14,6 +14,20 @@ from paaan.data.schema import TRAITS
 DIALOG_LABELS = ["neu", "exc", "hap", "fru", "ang", "xxx", "sad"]
 # Kept per session: neu, exc->hap, hap, ang, sad -> ang 1, hap 2, neu 1, sad 1; skipped: fru 1, xxx 1.
 
+# Per utterance (same order): its dimensional rating lines (rater, val, act, dom). ``E*`` are the external
+# evaluators, whose mean the reader takes; ``F1``/``M1`` the actors' self-ratings, which it ignores. The
+# last utterance (sad) has only a self-rating, so its rating falls back to the label line's [V, A, D].
+DIALOG_RATINGS = [
+    [("E1", 3, 2, 2), ("F1", 1, 5, 1), ("E2", 4, 2, 3)],
+    [("E1", 4, 4, 3), ("E2", 5, 4, 3), ("E3", 3, 5, 3), ("M1", 1, 1, 1)],
+    [("E1", 4, 3, 3), ("E3", 5, 3, 4)],
+    [("E2", 2, 4, 4), ("E3", 2, 5, 4)],
+    [("E1", 1, 5, 4), ("E2", 2, 4, 5), ("E4", 2, 5, 5), ("F1", 5, 5, 5)],
+    [("E1", 3, 3, 3), ("E2", 3, 3, 3)],
+    [("F1", 1, 1, 1)],
+]
+HEADER_VAD = "[2.5000, 3.0000, 2.0000]"  # every label line's [V, A, D]
+
 
 def write_tone(path: Path, seconds: float = 0.5, rate: int = 16000, freq: float = 220.0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,11 +53,12 @@ def write_iemocap(root: Path, sessions=(1, 2, 3, 4, 5), quirks: bool = True) -> 
         dialog = f"Ses0{session}F_impro01"
         label_lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
         transcript_lines = []
-        for i, (utt, label) in enumerate(zip(utterance_ids(session), DIALOG_LABELS)):
+        for i, (utt, label, ratings) in enumerate(zip(utterance_ids(session), DIALOG_LABELS, DIALOG_RATINGS)):
             start, end = 1.0 + 2 * i, 1.5 + 2 * i
-            label_lines += [f"[{start:.4f} - {end:.4f}]\t{utt}\t{label}\t[2.5000, 3.0000, 2.0000]",
-                            "C-E2:\tNeutral;\t()", "C-E3:\tNeutral;\t()",
-                            "A-E3:\tval 3; act 2; dom  2;\t()", ""]
+            label_lines += [f"[{start:.4f} - {end:.4f}]\t{utt}\t{label}\t{HEADER_VAD}",
+                            "C-E2:\tNeutral;\t()", "C-E3:\tNeutral;\t()"]
+            label_lines += [f"A-{rater}:\tval {v}; act {a}; dom  {d};\t()" for rater, v, a, d in ratings]
+            label_lines.append("")
             transcript_lines.append(f"{utt} [{start:08.4f}-{end:08.4f}]: I don't know, really.")
             write_tone(base / "sentences" / "wav" / dialog / f"{utt}.wav")
             wdseg = base / "sentences" / "ForcedAlignment" / dialog / f"{utt}.wdseg"

@@ -7,7 +7,7 @@ import pytest
 
 from corpus_fixtures import utterance_ids, write_iemocap, write_sspnet, write_tone
 from paaan.data import load_iemocap, load_sspnet, validation_split
-from paaan.data.iemocap import parse_wdseg, speaker_of
+from paaan.data.iemocap import parse_emo_evaluation, parse_wdseg, speaker_of
 from paaan.data.schema import SCALE_NAMES, SCALES, TRAITS
 from paaan.data.sspnet import detect_scale, load_sspnet_ratings
 from paaan.errors import CorpusError, PaaanError
@@ -94,6 +94,55 @@ def test_label_line_that_does_not_parse_names_file_and_line(iemocap):
     labels.write_text("\n".join(lines) + "\n")
     with pytest.raises(CorpusError, match=r"Ses04F_impro01\.txt:3: label line does not parse"):
         load_iemocap(iemocap)
+
+
+def test_ratings_are_the_mean_of_the_external_evaluators(iemocap):
+    table = load_iemocap(iemocap).set_index("utterance_id")
+    vad = ["valence", "activation", "dominance"]
+    # neu: A-E1 val 3 act 2 dom 2, A-E2 val 4 act 2 dom 3 -> 3.5, 2, 2.5 (A-F1 val 1 act 5 dom 1 ignored)
+    assert table.loc["Ses01F_impro01_F000", vad].tolist() == [3.5, 2.0, 2.5]
+    # exc: three evaluators, val 4+5+3 = 12 -> 4, act 4+4+5 = 13 -> 13/3, dom 3 (A-M1's 1, 1, 1 ignored)
+    np.testing.assert_allclose(table.loc["Ses01F_impro01_M000", vad].tolist(), [4.0, 13 / 3, 3.0])
+    # hap: val 4, 5 -> 4.5; act 3, 3 -> 3; dom 3, 4 -> 3.5
+    assert table.loc["Ses02F_impro01_F001", vad].tolist() == [4.5, 3.0, 3.5]
+    # ang: val 1+2+2 = 5, act 5+4+5 = 14, dom 4+5+5 = 14, over three (A-F1's 5, 5, 5 ignored)
+    np.testing.assert_allclose(table.loc["Ses05F_impro01_F002", vad].tolist(), [5 / 3, 14 / 3, 14 / 3])
+    # sad: only a self-rating (A-F1) -> the label line's [2.5000, 3.0000, 2.0000]
+    assert table.loc["Ses03F_impro01_F003", vad].tolist() == [2.5, 3.0, 2.0]
+
+
+def test_real_release_example_header_is_the_evaluators_mean(tmp_path):
+    # docs/corpus_formats.md's real block: A-E3 2 4 4 and A-E4 1 4 5 -> 1.5, 4, 4.5 as the header says;
+    # the actor's A-F1 1 5 5 would have moved it.
+    path = tmp_path / "Ses01F_impro05.txt"
+    path.write_text("% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+                    "[140.2250 - 145.6000]\tSes01F_impro05_F019\tang\t[9.0000, 9.0000, 9.0000]\n"
+                    "C-E1:\tAnger;\t()\nC-F1:\tAnger;\t()\nA-E3:\tval 2; act 4; dom  4;\t()\n"
+                    "A-E4:\tval 1; act 4; dom  5;\t(threatening, belligerent)\nA-F1:\tval 1; act 5; dom  5;\t()\n")
+    (row,) = parse_emo_evaluation(path)
+    assert (row["valence"], row["activation"], row["dominance"]) == (1.5, 4.0, 4.5)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("A-E2:\tval x; act 2; dom  3;\t()", "evaluator rating line does not parse"),
+    ("A-E2:\tval 4; dom  3;\t()", "evaluator rating line does not parse"),
+    ("A-E2:\tval 4; act 6; dom  3;\t()", r"evaluator rating act 6 is out of range \[1, 5\]"),
+    ("A-E2:\tval 0; act 2; dom  3;\t()", r"evaluator rating val 0 is out of range \[1, 5\]"),
+])
+def test_evaluator_rating_that_does_not_parse_or_leaves_1_to_5_names_file_and_line(iemocap, bad, message):
+    labels = iemocap / "Session4" / "dialog" / "EmoEvaluation" / "Ses04F_impro01.txt"
+    lines = labels.read_text().splitlines()
+    number = lines.index("A-E2:\tval 4; act 2; dom  3;\t()") + 1  # the first utterance's second evaluator
+    lines[number - 1] = bad
+    labels.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorpusError, match=rf"Ses04F_impro01\.txt:{number}: {message}"):
+        load_iemocap(iemocap)
+
+
+def test_self_rating_that_does_not_parse_is_ignored(iemocap):
+    labels = iemocap / "Session1" / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt"
+    labels.write_text(labels.read_text().replace("A-F1:\tval 1; act 5; dom  1;", "A-F1:\tval ?;", 1))
+    assert load_iemocap(iemocap).set_index("utterance_id").loc["Ses01F_impro01_F000", "valence"] == 3.5
 
 
 def test_unknown_emotion_code_and_duplicate_ids_are_errors(iemocap):

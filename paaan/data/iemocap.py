@@ -11,7 +11,10 @@ The layout and the file formats are in ``docs/corpus_formats.md``. What is kept,
   utterance id, transcript ids without a label (``MXX``/``FXX``);
 - errors (CorpusError naming the file, and the line where there is one): a missing root or session folder,
   a session without label files, a label line that does not parse, an unknown emotion code, the same
-  utterance id labelled twice.
+  utterance id labelled twice, an evaluator's rating line (``A-E3:``) that does not parse or rates outside
+  1-5.
+
+Valence, activation and dominance are the mean of the external evaluators' ratings (``parse_emo_evaluation``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ DROPPED_LABELS: tuple[str, ...] = ("fru", "sur", "fea", "dis", "oth", "xxx")
 # "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]"
 _LABEL_LINE = re.compile(r"^\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s+(\S+)\s+(\S+)\s+\[([^\]]*)\]\s*$")
 # "Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me."
+# "A-E4:\tval 1; act 4; dom  5;\t(threatening, belligerent)": one external evaluator's dimensional rating
+_EVALUATOR_LINE = re.compile(r"^A-E\d+:\s*val\s+([^;\s]+)\s*;\s*act\s+([^;\s]+)\s*;\s*dom\s+([^;\s]+)\s*;")
+RATING_RANGE: tuple[float, float] = (1.0, 5.0)  # IEMOCAP's valence, activation and dominance scales
 _TRANSCRIPT_LINE = re.compile(r"^(Ses\S+)\s+\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\]:\s?(.*)$")
 _UTTERANCE_ID = re.compile(r"^Ses(\d{1,2})[FM]_\S+_([FM])[0-9X]{3}$")
 _SESSION_DIR = re.compile(r"^Session(\d+)$")
@@ -81,16 +87,30 @@ def _visible(paths) -> list[Path]:
 
 
 def parse_emo_evaluation(path: Path) -> list[dict]:
-    """The utterance lines of one ``EmoEvaluation/<dialog>.txt``; per-rater lines are skipped."""
+    """The utterances of one ``EmoEvaluation/<dialog>.txt``, each with its mean dimensional rating.
+
+    Each utterance block is the utterance line, then per-rater lines: categorical (``C-E2:``, ``C-F1:``) and
+    dimensional (``A-E3:\tval 3; act 2; dom  2;\t()``). An utterance's valence, activation and dominance are
+    the means of its ``A-E*`` lines, the external evaluators' ratings, as the literature (and EmoBox) use
+    them; the actors' self-ratings (``A-F1:``, ``A-M1:``, in some files) are excluded. A block without an
+    ``A-E`` line falls back to the utterance line's ``[V, A, D]`` (which the release writes as that same
+    mean). An ``A-E`` line that does not parse, or rates outside 1-5, is an error naming the file and line.
+    """
     rows = []
     with open(path, encoding="utf-8", errors="strict") as handle:
         try:
             lines = handle.read().splitlines()
         except UnicodeDecodeError as exc:
             raise CorpusError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    ratings: list[list[tuple[float, float, float]]] = []  # per row: its evaluators' (val, act, dom)
     for number, line in enumerate(lines, start=1):
+        if line.startswith("A-E"):
+            if not rows:
+                raise CorpusError(path, f"evaluator rating before any utterance line: {line.strip()!r}", line=number)
+            ratings[-1].append(_evaluator_rating(path, line, number))
+            continue
         if not line.startswith("["):
-            continue  # header (%), per-rater lines (C-E2:, A-F1:), blank lines
+            continue  # header (%), categorical lines (C-E2:), self-ratings (A-F1:, A-M1:), blank lines
         match = _LABEL_LINE.match(line)
         if not match:
             raise CorpusError(path, f"label line does not parse: {line.strip()!r}", line=number)
@@ -103,7 +123,29 @@ def parse_emo_evaluation(path: Path) -> list[dict]:
             raise CorpusError(path, f"[V, A, D] does not parse: [{vad}]", line=number) from None
         rows.append({"utterance_id": utt, "raw_label": code, "start": float(start), "end": float(end),
                      "valence": valence, "activation": activation, "dominance": dominance, "line": number})
+        ratings.append([])
+    for row, votes in zip(rows, ratings):
+        if votes:
+            for i, name in enumerate(("valence", "activation", "dominance")):
+                row[name] = sum(v[i] for v in votes) / len(votes)
     return rows
+
+
+def _evaluator_rating(path: Path, line: str, number: int) -> tuple[float, float, float]:
+    """(val, act, dom) of one ``A-E*`` line, each on IEMOCAP's 1-5 scale, or a CorpusError (file, line)."""
+    match = _EVALUATOR_LINE.match(line)
+    try:
+        values = tuple(float(v) for v in match.groups()) if match else None
+    except ValueError:
+        values = None
+    if values is None:
+        raise CorpusError(path, f"evaluator rating line does not parse: {line.strip()!r}", line=number)
+    low, high = RATING_RANGE
+    for name, value in zip(("val", "act", "dom"), values):
+        if not low <= value <= high:
+            raise CorpusError(path, f"evaluator rating {name} {value:g} is out of range [{low:g}, {high:g}]: "
+                              f"{line.strip()!r}", line=number)
+    return values
 
 
 def parse_transcriptions(path: Path, report: LoadReport) -> dict[str, str]:
