@@ -91,9 +91,12 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: StudySettings) ->
             start_ray(settings)
             study = run_study(context, settings, n_folds, len(store.clips), synthetic=corpora.demo)
             if settings.register and study.finals:
-                register_final_models(study.finals, study.summary, study.results)
+                register_final_models(study.finals, study.summary, study.results, task=profile.train.task)
             mlflow.log_metric("wall_seconds", time.perf_counter() - started)
-            _print_table(study.summary, study.comparisons, corpora.demo)
+            if profile.train.task == "dimensional":
+                _print_dimensional(study.summary, study.comparisons, corpora.demo)
+            else:
+                _print_table(study.summary, study.comparisons, corpora.demo)
             if study.missing:
                 raise RuntimeError(f"{study.missing} trials did not finish (after {settings.max_failures} retries "
                                    "each); rerun the same command to finish them")
@@ -115,6 +118,20 @@ def _print_table(summary: pd.DataFrame, comparisons: pd.DataFrame, synthetic: bo
               f"{row.f1_macro_mean:.3f} ± {row.f1_macro_std:.3f}  {paper}")
     for c in comparisons.itertuples():
         print(f"  {c.a} - {c.b}: {c.mean_difference:+.3f} UAR (95% CI {c.ci_low:+.3f} to {c.ci_high:+.3f}, "
+              f"p = {c.t_test_p:.3g}, Holm {c.p_holm:.3g}; {c.folds} folds x {c.seeds} seeds)")
+    if synthetic:
+        print(f"  ({SYNTHETIC_NOTE})")
+
+
+def _print_dimensional(summary: pd.DataFrame, comparisons: pd.DataFrame, synthetic: bool) -> None:
+    print("\nTable I, dimensional (CCC mean ± std over folds):")
+    print(f"  {'variant':<15} {'valence':>14} {'activation':>14} {'dominance':>14} {'mean':>6}")
+    for row in summary.itertuples():
+        cells = "  ".join(f"{getattr(row, f'ccc_{d}_mean'):.3f} ± {getattr(row, f'ccc_{d}_std'):.3f}"
+                          for d in ("valence", "activation", "dominance"))
+        print(f"  {row.variant:<15} {cells}  {row.ccc_mean:.3f}")
+    for c in comparisons.itertuples():
+        print(f"  {c.a} - {c.b} on {c.metric}: {c.mean_difference:+.3f} (95% CI {c.ci_low:+.3f} to {c.ci_high:+.3f}, "
               f"p = {c.t_test_p:.3g}, Holm {c.p_holm:.3g}; {c.folds} folds x {c.seeds} seeds)")
     if synthetic:
         print(f"  ({SYNTHETIC_NOTE})")

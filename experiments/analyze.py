@@ -149,6 +149,9 @@ def run_analyze(ablation_run_id: str | None = None, per_speaker: int = 2, combin
     if ablation.info.experiment_id != experiment_id:
         print(f"analyze: the ablation is in experiment {ablation.info.experiment_id}, this run in {experiment_id}; "
               "the MLflow UI nests runs within one experiment (mlflow run --experiment-name paaan ...)", flush=True)
+    if ablation.data.params.get("train.task", "categorical") != "categorical":
+        raise PaaanError(f"ablation {ablation_id} ran the {ablation.data.params['train.task']} task; Fig. 2 reads the "
+                         "categorical task's attention per emotion class: give a categorical ablation's run id")
     own = ablation.data.params.get("features.audio_features", "")
     if own:
         raise PaaanError(f"ablation {ablation_id} trained on its own frame-level features ({own}), not the 45 "

@@ -120,6 +120,17 @@ def corpus_options(func):
     return func
 
 
+TASKS = ("categorical", "dimensional")  # paaan.tasks.TASKS (not imported here: start-up time)
+
+
+def task_options(func):
+    """What a training step takes besides the corpora: the task, and a real corpus' true traits."""
+    func = click.option("--traits", default="", help="A CSV of a real corpus' true Big-Five traits for the oracle "
+                        "and shuffled variants (README: True traits from a file).")(func)
+    return click.option("--task", default="", type=click.Choice(["", *TASKS]), help="categorical (the paper's, "
+                        "UAR) or dimensional (valence, activation, dominance; CCC); empty: the profile's.")(func)
+
+
 def _check_speakers(speakers: int, option: str) -> None:
     """A number of demo speakers the generator and the folds accept (paaan.demo.plan.check_speakers), or a
     usage error naming the option."""
@@ -134,7 +145,7 @@ def _check_speakers(speakers: int, option: str) -> None:
 def _setup(opts: dict):
     """Tracking, profile and corpora from the shared options."""
     from experiments import tracking
-    from experiments.corpora import resolve_corpora
+    from experiments.corpora import resolve_corpora, with_traits
     from experiments.profiles import load_profile
 
     _check_speakers(opts["demo_speakers"], "--demo-speakers")
@@ -147,9 +158,13 @@ def _setup(opts: dict):
     for field in ("audio_features", "functionals_dir"):  # absolute: Ray trials run in other folders
         if opts.get(field):
             profile = profile.replace(features={field: str(Path(opts[field]).expanduser().resolve())})
+    if opts.get("task"):
+        profile = profile.replace(train={"task": opts["task"]})
     corpora = resolve_corpora(opts["iemocap_root"] or None, opts["sspnet_root"] or None,
                               demo_seed=opts["demo_seed"], demo_profile=opts["demo_profile"],
                               demo_scenario=opts["demo_scenario"], demo_speakers=opts["demo_speakers"])
+    if opts.get("traits"):
+        corpora = with_traits(corpora, opts["traits"])
     return profile, ablation, corpora
 
 
@@ -207,6 +222,7 @@ def retrieve_cmd(space: str, k: int, seed: int, **opts) -> None:
 @click.option("--fold", default="1", show_default=True, help="1..n of the protocol's folds, or 'all'.")
 @click.option("--seed", default=0, type=INT, show_default=True)
 @click.option("--k", "k", default=0, type=INT, help="Clips retrieved per utterance (0: the profile's).")
+@task_options
 def train_cmd(variant: str, fold: str, seed: int, k: int, protocol: str, folds_file: str, **opts) -> None:
     """Train one variant on one cross-validation fold (reusing featurize, shla, retrieve)."""
     from experiments.train import run_train
@@ -228,6 +244,7 @@ def train_cmd(variant: str, fold: str, seed: int, k: int, protocol: str, folds_f
               help="Outer fold; k is tuned on its held-out training speakers.")
 @click.option("--trials", default=0, type=INT, help="Optuna trials (0: the profile's).")
 @click.option("--seed", default=0, type=INT, show_default=True)
+@task_options
 def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, protocol: str, folds_file: str, **opts) -> None:
     """Optuna over k for one variant and fold, on inner validation only; every trial is a nested run."""
     from experiments.tune_k import run_tune_k
@@ -271,6 +288,7 @@ def study_options(func):
               help="Early stopping of k trials: ASHA per study, or none (empty: the profile's).")
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Train each variant on all sessions and register it as paaan-<variant>.")
+@task_options
 def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_per_trial, k_trials, k_tuning,
                  k_scheduler, max_failures, workers, register, force, protocol, folds_file, **opts) -> None:
     """Table I: every variant x fold x seed on Ray Tune, Optuna-tuned k, MLflow runs and registered models."""
@@ -321,12 +339,15 @@ def _whole_numbers(text: str, what: str) -> list[int]:
               help="--power as a value (MLproject's -P power=true).")
 @click.option("--scenarios", default="", help="Comma-separated scenarios (empty: the plan's, every row when full).")
 @click.option("--seeds", default=0, type=INT, help="Seeds per (variant, fold) (0: the plan's).")
+@click.option("--task", default="", type=click.Choice(["", *TASKS]),
+              help="Only the claims of this task, each scenario's studies under it (empty: every scenario in the "
+                   "tasks its claims need: the valence scenario's are dimensional).")
 @click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                                                  "sqlite:///./mlflow.db).")
 @protocol_options
 @study_options
 def testbed_cmd(profile, demo_seeds, demo_speakers, demo_profile, quick, quick_plan, power, power_plan, scenarios,
-                seeds, tracking_uri, protocol, folds_file, ray_address, num_cpus, cpus_per_trial, gpus_per_trial,
+                seeds, task, tracking_uri, protocol, folds_file, ray_address, num_cpus, cpus_per_trial, gpus_per_trial,
                 max_failures, workers, force) -> None:
     """Does personality help? Every planted-effect scenario's claims checked on fresh demo corpora."""
     quick = quick or _flag(quick_plan)
@@ -352,7 +373,7 @@ def testbed_cmd(profile, demo_seeds, demo_speakers, demo_profile, quick, quick_p
     settings = TestbedSettings.from_plan(
         sections.get("testbed", {}), quick=quick, power=power, scenarios=scenarios, seeds=seeds,
         demo_seeds=_whole_numbers(demo_seeds, "--demo-seeds"), demo_speakers=demo_speakers,
-        demo_profile=demo_profile, study=study)
+        demo_profile=demo_profile, study=study, task=task)
     (run_power if power else run_testbed)(library_profile, settings)
 
 

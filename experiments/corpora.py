@@ -65,6 +65,21 @@ def resolve_corpora(iemocap_root: str | None = None, sspnet_root: str | None = N
                    scenario=demo_scenario)
 
 
+def with_traits(corpora: Corpora, traits: str | Path) -> Corpora:
+    """A real corpus with its true traits from a CSV (``paaan.data.traits``), read wherever the demo corpus'
+    ground_truth.json is (the oracle and shuffled variants, retrieval's trait correlations)."""
+    import dataclasses
+
+    from paaan.errors import PaaanError
+
+    if corpora.demo:
+        raise PaaanError("--traits gives a real corpus' true traits; the demo corpus has its own (ground_truth.json)")
+    path = Path(traits).expanduser().resolve()
+    if not path.is_file():
+        raise PaaanError(f"{path}: no such traits file")
+    return dataclasses.replace(corpora, ground_truth=path)
+
+
 def redact(path: str | Path | None) -> str:
     """A path as it may be logged: the home folder shown as ``~`` (no user names in params or artifacts)."""
     if path is None:

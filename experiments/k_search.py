@@ -21,6 +21,7 @@ from experiments.runs import TAG_TRIAL_KEY, children
 from experiments.search import PerProblemASHA, PerProblemOptuna
 from experiments.settings import StudySettings
 from experiments.trials import TAG_STOPPED_BY, TrialContext, k_trial, trial_key
+from paaan.tasks import get_task
 from paaan.tuning import k_search_space
 
 
@@ -45,7 +46,7 @@ def tune_k(context: TrialContext, settings: StudySettings, folds: list[int], n_c
     if settings.k_tuning == "off":
         return {(v.name, f): profile.retrieval.k for v in retrieval for f in folds}
     studied = k_owners(settings)
-    metric = profile.tune.metric
+    metric = get_task(profile.train.task).tune_metric(profile.tune.metric)  # best_val_ccc for the dimensional task
     low, high = k_search_space(n_clips, profile.tune.k_max)
     client = MlflowClient()
     problems, tune_runs, chosen = {}, {}, {}

@@ -100,6 +100,7 @@ class TestbedSettings:
     margin: float = MARGIN
     design_draw: int = DESIGN_DRAW
     power: PowerPlan | None = None
+    task: str = ""  # "": every scenario in the tasks its claims need; else only that task's claims
 
     @classmethod
     def from_plan(cls, plan: dict, quick: bool, scenarios: str = "", seeds: int = 0, power: bool = False,
@@ -129,6 +130,12 @@ class TestbedSettings:
                    study=study or StudySettings(), quick=quick, demo_seeds=list(demo_seeds or section.get("draws") or [DESIGN_DRAW]),
                    demo_speakers=speakers, margin=float(plan.get("margin", MARGIN)),
                    design_draw=int(plan.get("design_draw", DESIGN_DRAW)), power=power_plan, **kwargs)
+
+    def tasks_for(self, scenario: str) -> list[str]:
+        """The tasks a scenario's studies run: those its claims are scored in (``Scenario.tasks``), or only
+        ``task`` when one is given (none when the scenario has no claim in it)."""
+        tasks = get_scenario(scenario).tasks()
+        return [t for t in tasks if t == self.task] if self.task else tasks
 
     def variants_for(self, scenario: str) -> list[str]:
         """The variants a scenario runs, in variants-table order."""

@@ -11,7 +11,8 @@
 4. one summary run per variant (select them and press Compare in the MLflow UI: that is Table I) with its
    pooled confusion matrix, and on the parent run ``table1.md``, ``table1.csv``, ``table1.png``,
    ``fold_results.csv``, ``comparisons.csv`` (every personality variant against its same-score baseline,
-   Holm-corrected) and ``paired_test.json`` (PAaAN_PP vs IA+T, the paper's comparison).
+   Holm-corrected) and ``paired_test.json`` (PAaAN_PP vs IA+T, the paper's comparison); under the
+   dimensional task (``train.task``) ``table1_dimensional.md`` / ``.csv`` / ``.png`` instead, scored by CCC.
 
 ``study_key`` hashes every input of a study: a rerun with the same key resumes it (``experiments.runs``).
 """
@@ -43,13 +44,15 @@ from experiments.search import GridThenFinals
 from experiments.settings import StudySettings
 from experiments.trials import TrialContext, fold_trial
 from paaan.config import Profile
-from paaan.report import (baseline_comparisons, confusion_frame, paired_comparison, plot_confusion, pooled_confusion,
-                          summarize, table1_chart, table1_markdown)
+from paaan.report import (baseline_comparisons, confusion_frame, dimensional_comparisons, paired_comparison,
+                          plot_confusion, pooled_confusion, summarize, summarize_dimensional, table1_chart,
+                          table1_dimensional_chart, table1_dimensional_markdown, table1_markdown)
+from paaan.tasks import TASKS, Task, get_task
 from paaan.variants import VARIANTS
 
 
-RESULT_COLUMNS = ("uar", "wa", "f1_macro", "recall_ang", "recall_hap", "recall_neu", "recall_sad", "train_seconds",
-                  "reused", "best_epoch", "epochs_run")
+RESULT_COLUMNS = (*dict.fromkeys(m for t in TASKS for m in t.metrics), "train_seconds", "reused", "best_epoch",
+                  "epochs_run")
 
 
 def study_key(corpora: Corpora, profile: Profile, settings: StudySettings, step: str) -> str:
@@ -121,7 +124,8 @@ def log_summaries(context: TrialContext, summary: pd.DataFrame, k_chosen: dict,
         params = {"variant": name, "family": variant.family, "personality": variant.personality,
                   "integration": variant.integration, "description": variant.description[:400],
                   "attention_score": variant.attention_score or context.profile.model.attention_score,
-                  "baseline": variant.baseline or "", "protocol": context.protocol}
+                  "baseline": variant.baseline or "", "protocol": context.protocol,
+                  "task": context.profile.train.task}
         ks = [k for (v, _), k in sorted(k_chosen.items()) if v == name]
         if ks:
             params["k_per_fold"] = ",".join(str(k) for k in ks)
@@ -133,7 +137,7 @@ def log_summaries(context: TrialContext, summary: pd.DataFrame, k_chosen: dict,
                    if key not in ("variant",) and isinstance(value, (int, float)) and math.isfinite(float(value))}
         client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, str(v)) for k, v in params.items() if v != ""],
                          metrics=[mlflow.entities.Metric(k, v, int(time.time() * 1000), 0) for k, v in metrics.items()])
-        if predictions is not None and len(predictions):
+        if predictions is not None and len(predictions) and "prediction" in predictions:  # categorical
             matrix = pooled_confusion(predictions[predictions["variant"] == name])
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
@@ -146,8 +150,11 @@ def log_summaries(context: TrialContext, summary: pd.DataFrame, k_chosen: dict,
     return runs
 
 
-def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
-    """Table I and the comparisons as artifacts and metrics of the active (parent) run; returns the comparisons."""
+def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool, task: Task | None = None) -> pd.DataFrame:
+    """Table I and the comparisons as artifacts and metrics of the active (parent) run; returns the comparisons.
+    The dimensional task writes ``table1_dimensional.md`` / ``.csv`` / ``.png`` (``report_dimensional``)."""
+    if task is not None and task.regression:
+        return report_dimensional(summary, results, synthetic)
     comparisons = baseline_comparisons(results)
     paper = paired_comparison(results, "PAaAN_PP", "IA+T")
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,6 +174,31 @@ def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool) -> pd.
         metrics |= {"pp_vs_iat_mean_difference": paper["mean_difference"], "pp_vs_iat_t_test_p": paper["t_test_p"]}
     mlflow.log_metrics({k.replace("+", "p"): v for k, v in metrics.items() if math.isfinite(v)})
     return comparisons
+
+
+def report_dimensional(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
+    """The dimensional Table I: CCC, r and RMSE per dimension, mean and CI over folds, and every personality
+    variant against its same-score baseline on each dimension's CCC (Holm over all those comparisons)."""
+    comparisons = dimensional_comparisons(results)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "table1_dimensional.md").write_text(table1_dimensional_markdown(summary, synthetic, comparisons))
+        summary.to_csv(tmp / "table1_dimensional.csv", index=False)
+        table1_dimensional_chart(summary, tmp / "table1_dimensional.png", synthetic)
+        results.to_csv(tmp / "fold_results.csv", index=False)
+        comparisons.to_csv(tmp / "comparisons.csv", index=False)
+        mlflow.log_artifacts(str(tmp))
+    metrics = {f"{m}_{row['variant']}": row[f"{m}_mean"] for row in summary.to_dict("records")
+               for m in ("ccc", "ccc_valence", "ccc_activation", "ccc_dominance") if f"{m}_mean" in row}
+    for c in comparisons.itertuples():
+        metrics[f"diff_{c.metric}_{c.a}_vs_{c.b}"] = c.mean_difference
+    mlflow.log_metrics({k.replace("+", "p"): float(v) for k, v in metrics.items() if math.isfinite(float(v))})
+    return comparisons
+
+
+def summarize_task(task: Task, results: pd.DataFrame, predictions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table I's rows for ``task``: ``paaan.report.summarize`` (UAR) or ``summarize_dimensional`` (CCC)."""
+    return summarize_dimensional(results) if task.regression else summarize(results, predictions)
 
 
 @dataclass
@@ -208,9 +240,10 @@ def run_study(context: TrialContext, settings: StudySettings, n_folds: int, n_cl
     finals = {r.variant: r.run_id for r in rows[rows["fold"] == "all"].itertuples()}
     run_ids = {(r.variant, r.fold, r.seed): r.run_id for r in fold_rows.itertuples()}
     predictions = trial_predictions(run_ids)
-    summary = summarize(fold_rows, predictions)
+    task = get_task(context.profile.train.task)
+    summary = summarize_task(task, fold_rows, predictions)
     log_summaries(context, summary, k_chosen, predictions, fold_rows)
-    comparisons = report(summary, fold_rows, synthetic=synthetic)
+    comparisons = report(summary, fold_rows, synthetic=synthetic, task=task)
     missing = len(jobs) + len(final_jobs) - len(fold_rows) - len(finals)
     return StudyResult(summary, fold_rows, finals, k_chosen, comparisons, missing, predictions)
 

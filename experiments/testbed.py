@@ -61,6 +61,7 @@ def testbed_key(profile: Profile, settings: TestbedSettings, step: str = STEP) -
         "protocol": settings.study.protocol, "folds": folds_fingerprint(settings.study.folds_file),
         "k_tuning": settings.study.k_tuning, "k_trials": settings.study.k_trials,
         "margin": settings.margin, "design_draw": settings.design_draw, "power": power,
+        "tasks": {s: settings.tasks_for(s) for s in settings.scenarios},
     })
 
 
@@ -85,7 +86,8 @@ def run_scenario(name: str, draw: int, profile: Profile, settings: TestbedSettin
     key = study_key(corpora, profile, study_settings, SCENARIO_STEP)
     previous = find_previous(key, experiment_id, step=SCENARIO_STEP)
     finished = [r for r in previous if r.info.status == "FINISHED"]
-    label = f"{name} (draw {draw}" + (f", {speakers} speakers)" if speakers != 10 else ")")
+    label = (f"{name} (draw {draw}" + (f", {speakers} speakers" if speakers != 10 else "")
+             + (f", {profile.train.task}" if profile.train.task != "categorical" else "") + ")")
     if finished and not settings.study.force:
         run = finished[0]
         mlflow.tracking.MlflowClient().set_tag(run.info.run_id, "mlflow.parentRunId", parent_id)
@@ -274,8 +276,12 @@ def run_testbed(profile: Profile, settings: TestbedSettings) -> str:
             start_ray(settings.study)
             rows, differences, all_shares, all_moves, results_of = [], {}, [], [], {}
             for name in settings.scenarios:
-                outcomes = [run_scenario(name, draw, profile, settings, parent_id, experiment_id)
-                            for draw in settings.demo_seeds]
+                tasks = settings.tasks_for(name)
+                if not tasks:
+                    print(f"scenario {name}: no claim of the {settings.task} task; skipped", flush=True)
+                    continue
+                outcomes = [run_scenario(name, draw, profile.replace(train={"task": task}), settings, parent_id,
+                                         experiment_id) for task in tasks for draw in settings.demo_seeds]
                 rows += verdict_rows(name, outcomes, settings)
                 results = pd.concat([o.results for o in outcomes], ignore_index=True)
                 results_of[name] = results
@@ -286,14 +292,17 @@ def run_testbed(profile: Profile, settings: TestbedSettings) -> str:
                 if moves:
                     all_moves.append(pd.concat(moves, ignore_index=True).assign(scenario=name))
                 held_out = results[results["draw"] != settings.design_draw]
-                differences[name] = differences_from(held_out if len(held_out) else results, "IA+T")
+                if "uar" in results and results["uar"].notna().any():  # the figure is of UAR differences
+                    scored = held_out if len(held_out) else results
+                    differences[name] = differences_from(scored[scored["uar"].notna()], "IA+T")
             table = verdicts(rows)
             seconds = time.perf_counter() - started
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
                 table.to_csv(tmp / "verdicts.csv", index=False)
                 (tmp / "verdicts.md").write_text(verdicts_markdown(table, seconds, settings.design_draw))
-                plot_differences(differences, tmp / "differences.png")
+                if differences:
+                    plot_differences(differences, tmp / "differences.png")
                 mlflow.log_artifacts(str(tmp))
             for shares in all_shares:
                 name = shares["scenario"].iloc[0]

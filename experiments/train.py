@@ -2,9 +2,10 @@
 
 Upstream steps (featurize, shla, retrieve) are reused by run id or run now. ``train_and_log`` is shared
 with the ablation's Ray trials: params (the protocol and fold among them), the corpus as an MLflow dataset,
-learning curves (train loss, validation UAR and loss, learning rate, one point per epoch: ``step=epoch``),
-test metrics (UAR, WA, macro-F1, per-class recall), the epoch chosen and the epochs run, the confusion matrix
-(PNG and CSV), per-utterance predictions, and the attention weights of every test utterance (alpha_A per
+learning curves (train loss, validation UAR (dimensional task: mean CCC and each dimension's) and loss,
+learning rate, one point per epoch: ``step=epoch``), test metrics (UAR, WA, macro-F1, per-class recall; or
+CCC, Pearson r and RMSE per dimension), the epoch chosen and the epochs run, the confusion matrix
+(PNG and CSV, categorical task), per-utterance predictions, and the attention weights of every test utterance (alpha_A per
 40 ms step with the step's 45 LLD values; alpha_T per word with the word and its POS tag) for the analysis.
 """
 
@@ -32,6 +33,7 @@ from paaan.data.schema import EMOTIONS  # noqa: E402
 from paaan.features.store import FeatureStore  # noqa: E402
 from paaan.personality import SHUFFLE_TRAIT, PersonalitySource, counterfactual_partners  # noqa: E402
 from paaan.report import plot_confusion  # noqa: E402
+from paaan.tasks import TASKS, get_task  # noqa: E402
 from paaan.train import FoldResult, fit_speakers, pick_device, train_fold  # noqa: E402
 from paaan.variants import Variant  # noqa: E402
 
@@ -89,8 +91,8 @@ def personality_source(variant: Variant, k: int | None, upstream: Upstream, stor
 def counterfactual_for(variant: Variant, upstream: Upstream, store: FeatureStore) -> dict[str, str] | None:
     """On a segment-gate demo corpus, for a variant with a personality: each speaker's session partner on the
     other side of extraversion, whose personality the testbed's counterfactual hands it (else None)."""
-    if not variant.uses_personality or not upstream.ground_truth:
-        return None
+    if not variant.uses_personality or not upstream.ground_truth or not upstream.ground_truth.endswith(".json"):
+        return None  # no demo corpus (a real corpus' traits CSV has no segments)
     truth = json.loads(Path(upstream.ground_truth).read_text())
     segments = truth.get("iemocap", {}).get("utterance_segments") or {}
     if not any("carrier" in info for info in segments.values()):
@@ -111,12 +113,17 @@ def fold_of(store: FeatureStore, fold: int | str | Fold, protocol: str = "sessio
     return folds[int(fold) - 1]
 
 
-EPOCH_METRICS = ("train_loss", "val_uar", "val_loss", "best_val_uar", "lr")
+EPOCH_METRICS = ("train_loss", "val_loss", "lr",  # and each task's validation score and best so far (paaan.tasks)
+                 *(m for t in TASKS for m in (t.val_metric, t.best_metric)))
+
+
+def _is_epoch_metric(key: str) -> bool:
+    return key in EPOCH_METRICS or key.startswith("val_ccc_")  # the dimensional task's per-dimension curves
 
 
 def log_epoch(curves: tracking.MetricBuffer, record: dict) -> None:
     """One epoch's point of every learning curve (``step=epoch``, so the UI draws them against epochs)."""
-    values = {k: v for k, v in record.items() if k in EPOCH_METRICS}
+    values = {k: v for k, v in record.items() if _is_epoch_metric(k)}
     values["epoch_seconds"] = record.get("seconds", 0.0)
     curves.log(values, step=int(record["epoch"]))
 
@@ -140,6 +147,7 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
               "integration": variant.integration, "fold": fold_name, "seed": seed, "protocol": protocol,
               "folds_file": folds_file or "", "k": k if variant.uses_retrieval else "",
               "attention_score_used": variant.attention_score or profile.model.attention_score,
+              "task": profile.train.task,
               "device": str(pick_device(device)),
               **upstream.as_params(), **profile.flat(), **(extra_params or {})}
     if isinstance(resolved, Fold):
@@ -173,8 +181,9 @@ def train_and_log(variant: Variant, fold: int | str | Fold, seed: int, k: int | 
         tmp = Path(tmp)
         if len(result.predictions):
             result.predictions.to_csv(tmp / "predictions.csv", index=False)
-            pd.DataFrame(result.confusion, index=EMOTIONS, columns=EMOTIONS).to_csv(tmp / "confusion_matrix.csv")
-            plot_confusion(result.confusion, f"{variant.name}, fold {fold_name}", tmp / "confusion_matrix.png")
+            if not get_task(result.task).regression:  # a confusion matrix is the categorical task's
+                pd.DataFrame(result.confusion, index=EMOTIONS, columns=EMOTIONS).to_csv(tmp / "confusion_matrix.csv")
+                plot_confusion(result.confusion, f"{variant.name}, fold {fold_name}", tmp / "confusion_matrix.png")
             if want_attention:
                 _attention_artifacts(store, result, tmp)
         (tmp / "history.json").write_text(json.dumps(result.history, indent=1))
@@ -216,7 +225,9 @@ def run_train(corpora: Corpora, profile: Profile, variant: Variant, fold: int | 
                                folds_file=folds_file)
         if result.metrics:
             m = result.metrics
-            print(f"{variant.name} fold {fold} ({protocol}): UAR {m['uar']:.3f}, WA {m['wa']:.3f}, macro-F1 "
-                  f"{m['f1_macro']:.3f} (best epoch {result.best_epoch} of {result.epochs_run} run, "
-                  f"{result.seconds:.1f} s)", flush=True)
+            scored = (f"CCC {m['ccc']:.3f} (valence {m['ccc_valence']:.3f}, activation {m['ccc_activation']:.3f}, "
+                      f"dominance {m['ccc_dominance']:.3f})" if get_task(result.task).regression else
+                      f"UAR {m['uar']:.3f}, WA {m['wa']:.3f}, macro-F1 {m['f1_macro']:.3f}")
+            print(f"{variant.name} fold {fold} ({protocol}): {scored} (best epoch {result.best_epoch} of "
+                  f"{result.epochs_run} run, {result.seconds:.1f} s)", flush=True)
         return run.info.run_id

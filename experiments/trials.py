@@ -6,7 +6,7 @@ already exists under the ablation (same trial key: an interrupted ablation being
 run's metrics instead of training again; a RUNNING run left by a killed attempt of the same trial is
 closed as KILLED before the new attempt starts.
 
-Per epoch, a training trial reports its validation UAR to Tune (``tune.report`` with the epoch, so a
+Per epoch, a training trial reports its validation score (UAR, or the dimensional task's mean CCC) to Tune (``tune.report`` with the epoch, so a
 scheduler such as ASHA can stop a hopeless k trial between epochs) and every ``train.checkpoint_every``
 epochs attaches a checkpoint (weights, optimizer, early-stopping state, random states; ``paaan.train.fit``'s
 snapshot). A retried attempt (a killed worker) continues from the last checkpoint in a new MLflow run that
@@ -33,11 +33,12 @@ from experiments.runs import TAG_TRIAL_KEY, finished_run
 from experiments.featurize import store_of
 from experiments.train import Upstream, train_and_log
 from paaan.config import Profile
+from paaan.tasks import TASKS, get_task
 from paaan.variants import get_variant
 from registry.package import log_pyfunc
 
 TAG_STOPPED_BY = "paaan.stopped_by"
-METRICS = ("uar", "wa", "f1_macro", "recall_ang", "recall_hap", "recall_neu", "recall_sad")
+EPOCH_REPORTED = ("epoch", "train_loss", *(m for t in TASKS for m in (t.val_metric, t.best_metric)))
 CHECKPOINT_FILE = "state.pt"
 
 
@@ -110,7 +111,7 @@ def _epoch_reporter(every: int, extra: dict | None = None):
     """``on_epoch`` for ``train_and_log``: the epoch's validation scores to Tune, a checkpoint every ``every``."""
 
     def on_epoch(record: dict, snapshot) -> None:
-        metrics = {k: v for k, v in record.items() if k in ("epoch", "val_uar", "best_val_uar", "train_loss")}
+        metrics = {k: v for k, v in record.items() if k in EPOCH_REPORTED}
         checkpoint = snapshot() if every and record["epoch"] % every == 0 else None
         _report(metrics | (extra or {}), checkpoint)
 
@@ -134,6 +135,8 @@ def k_trial(config: dict, context: TrialContext) -> None:
     from paaan.tuning import inner_fold
 
     _setup_worker(context)
+    task = get_task(context.profile.train.task)
+    score, val, best = task.selection, task.val_metric, task.best_metric
     variant, fold, k, seed = get_variant(config["variant"]), int(config["fold"]), int(config["k"]), int(config["seed"])
     job = {"kind": "k", "variant": variant.name, "fold": fold, "k": k, "seed": seed}
     key = trial_key(context.study_key, job)
@@ -141,8 +144,8 @@ def k_trial(config: dict, context: TrialContext) -> None:
     # (under its killed tune-k run) is reused and moved here.
     done = finished_run(config["tune_run_id"], key, context.experiment_id, anywhere=True)
     if done is not None:
-        uar = done.data.metrics.get("uar", done.data.metrics.get("best_val_uar", float("nan")))
-        _report({"val_uar": uar, "best_val_uar": uar, "k": k, "run_id": done.info.run_id, "reused": 1,
+        value = done.data.metrics.get(score, done.data.metrics.get(best, float("nan")))
+        _report({val: value, best: value, "k": k, "run_id": done.info.run_id, "reused": 1,
                  "epoch": int(done.data.metrics.get("epochs_run", 0))})
         return
     store = store_of(context.upstream.featurize)
@@ -162,7 +165,7 @@ def k_trial(config: dict, context: TrialContext) -> None:
             _stopped(run_id, stop)
             raise SystemExit(0) from None  # Ray's own way to end the stopped thread
     try:
-        _report({"val_uar": result.metrics["uar"], "best_val_uar": result.metrics["uar"], "k": k, "run_id": run_id,
+        _report({val: result.metrics[score], best: result.metrics[score], "k": k, "run_id": run_id,
                  "reused": 0, "epoch": result.epochs_run, "best_epoch": result.best_epoch})
     except StoppedByScheduler:
         # The stop decision came on the last epoch's report, after training ended by itself: the run is
@@ -179,7 +182,7 @@ def fold_trial(config: dict, context: TrialContext) -> None:
     key = trial_key(context.study_key, job)
     done = finished_run(context.parent_run_id, key, context.experiment_id)
     if done is not None:
-        _report({m: done.data.metrics.get(m, float("nan")) for m in METRICS}
+        _report({m: done.data.metrics.get(m, float("nan")) for m in get_task(context.profile.train.task).metrics}
                 | {"run_id": done.info.run_id, "reused": 1, "train_seconds": 0.0,
                    "best_epoch": done.data.metrics.get("best_epoch", float("nan")),
                    "epochs_run": done.data.metrics.get("epochs_run", float("nan"))})
@@ -202,6 +205,6 @@ def fold_trial(config: dict, context: TrialContext) -> None:
                                    context.upstream.featurize)
             mlflow.set_tag("paaan.model_uri", model_uri)
         run_id = run.info.run_id
-    _report({m: result.metrics.get(m, float("nan")) for m in METRICS}
+    _report({m: result.metrics.get(m, float("nan")) for m in get_task(context.profile.train.task).metrics}
             | {"run_id": run_id, "reused": 0, "train_seconds": result.seconds, "best_epoch": result.best_epoch,
                "epochs_run": result.epochs_run, "epoch": result.epochs_run})

@@ -14,6 +14,7 @@ from experiments import tracking
 from experiments.corpora import Corpora
 from experiments.featurize import store_of
 from experiments.train import prepare_upstream, train_and_log
+from paaan.tasks import get_task
 from paaan.config import Profile
 from paaan.tuning import inner_fold, k_search_space
 from paaan.variants import Variant
@@ -41,13 +42,14 @@ def run_tune_k(corpora: Corpora, profile: Profile, variant: Variant, fold: int, 
                 result = train_and_log(variant, inner, seed, k, profile, upstream, want_attention=False,
                                        extra_params={"outer_fold": fold, "optuna_trial": trial.number},
                                        protocol=protocol, folds_file=folds_file)
-            mlflow.log_metrics({"trial_k": k, "trial_val_uar": result.metrics["uar"]}, step=trial.number)
-            return result.metrics["uar"]
+            score = get_task(profile.train.task).selection  # uar, or the dimensional task's mean ccc
+            mlflow.log_metrics({"trial_k": k, f"trial_val_{score}": result.metrics[score]}, step=trial.number)
+            return result.metrics[score]
 
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
         study.optimize(objective, n_trials=trials)
         mlflow.log_param("chosen_k", study.best_params["k"])
-        mlflow.log_metric("best_val_uar", study.best_value)
+        mlflow.log_metric(f"best_val_{get_task(profile.train.task).selection}", study.best_value)
         print(f"{variant.name} fold {fold}: k = {study.best_params['k']} (inner validation UAR "
               f"{study.best_value:.3f} over {trials} trials)", flush=True)
         return run.info.run_id

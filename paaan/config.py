@@ -116,6 +116,9 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 32
     lr: float = 1e-4
+    # What the network predicts (paaan.tasks): "categorical", the paper's 4 classes and UAR, or "dimensional",
+    # valence, activation and dominance with a CCC loss and the best epoch on the mean validation CCC.
+    task: str = "categorical"
     # Model selection inside the training data only (the test speakers are never looked at), on
     # ``validation``: "utterances", a stratified ``val_fraction`` of all training utterances (the training
     # speakers' own utterances); "speakers", the fold's held-out training speakers (the training session after

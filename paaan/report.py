@@ -11,6 +11,10 @@ the two variants' cells on (fold, seed), averages the differences over seeds wit
 the fold means against 0 (``scipy.stats.ttest_1samp``; its ``confidence_interval``). The p-values of the
 comparisons one report makes are Holm-corrected together (``holm``). Seeds still matter: they shrink the
 training noise inside every fold mean.
+
+The dimensional Table I (valence, activation, dominance scored by CCC, ``paaan.metrics``) uses the same
+statistics: ``summarize_dimensional`` and ``dimensional_comparisons`` are ``summarize`` and
+``baseline_comparisons`` over the CCC columns, with Holm over every (comparison, dimension) row together.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from paaan.data.schema import EMOTIONS  # noqa: E402
+from paaan.data.schema import DIMENSIONS, EMOTIONS  # noqa: E402
 from paaan.metrics import confusion, f1_macro, per_class_recall, uar, weighted_accuracy  # noqa: E402
 from paaan.variants import BY_NAME  # noqa: E402
 
@@ -154,24 +158,33 @@ def paired_comparison(results: pd.DataFrame, a: str = "PAaAN_PP", b: str = "IA+T
             "ci_low": low, "ci_high": high, "t_test_p": p, "a_better": int((diff["difference"] > 0).sum())}
 
 
-def baseline_comparisons(results: pd.DataFrame, metric: str = "uar") -> pd.DataFrame:
-    """Every personality variant in ``results`` against its same-score baseline (the variants table's
-    ``baseline``) when both ran, with Holm-corrected p-values over these comparisons (``p_holm``)."""
+COMPARISON_COLUMNS = ["a", "b", "metric", "pairs", "folds", "seeds", "mean_difference", "ci_low", "ci_high",
+                      "t_test_p", "a_better"]
+
+
+def _baseline_pairs(results: pd.DataFrame) -> list[tuple[str, str]]:
+    """(personality variant, its same-score baseline) for every such pair in ``results``, variants-table order."""
     present = set(results["variant"])
-    rows = []
-    for name in [v for v in BY_NAME if v in present]:
-        baseline = BY_NAME[name].baseline
-        if baseline and baseline in present:
-            comparison = paired_comparison(results, name, baseline, metric)
-            if comparison:
-                rows.append(comparison)
-    table = pd.DataFrame(rows, columns=["a", "b", "metric", "pairs", "folds", "seeds", "mean_difference", "ci_low",
-                                        "ci_high", "t_test_p", "a_better"])
+    return [(name, BY_NAME[name].baseline) for name in BY_NAME
+            if name in present and BY_NAME[name].baseline in present]
+
+
+def _comparison_table(rows: list[dict]) -> pd.DataFrame:
+    """The comparisons as a table, their p-values Holm-corrected together (``p_holm``): one family."""
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     table["p_holm"] = holm(table["t_test_p"]) if len(table) else []
     return table
 
 
-BEST_RULE = ("the variant with the highest mean UAR, named only when its paired UAR difference from every other "
+def baseline_comparisons(results: pd.DataFrame, metric: str = "uar") -> pd.DataFrame:
+    """Every personality variant in ``results`` against its same-score baseline (the variants table's
+    ``baseline``) when both ran, with Holm-corrected p-values over these comparisons (``p_holm``)."""
+    rows = [paired_comparison(results, name, baseline, metric) for name, baseline in _baseline_pairs(results)]
+    return _comparison_table([c for c in rows if c])
+
+
+BEST_RULE = ("the variant with the highest mean score (UAR; the dimensional task: mean CCC), named only when its "
+             "paired difference in it from every other "
              "candidate (over folds, seeds averaged within a fold) has a 95% CI above 0 and a Holm-corrected p "
              "(over those comparisons) below 0.05; otherwise none: the others are not resolved from it")
 
@@ -294,6 +307,116 @@ def table1_chart(summary: pd.DataFrame, path: str | Path, synthetic: bool) -> Pa
     title = "Table I: UAR per variant"
     if synthetic:
         title += " (ours: synthetic demo corpus, not IEMOCAP)"
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    return save_figure(fig, path)
+
+
+# The dimensional Table I: the columns ``paaan.metrics.dimensional_scores`` writes per trial.
+DIMENSIONAL_METRICS: tuple[str, ...] = ("ccc", *(f"ccc_{d}" for d in DIMENSIONS), *(f"r_{d}" for d in DIMENSIONS),
+                                        *(f"rmse_{d}" for d in DIMENSIONS))
+# What dimensional_comparisons tests: each dimension's CCC, then their mean.
+DIMENSIONAL_TESTED: tuple[str, ...] = (*(f"ccc_{d}" for d in DIMENSIONS), "ccc")
+
+
+def summarize_dimensional(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per variant (variants-table order) of the dimensional task, with ``summarize``'s statistics.
+
+    ``results``: one row per (variant, fold, seed) with any of DIMENSIONAL_METRICS (a missing one is skipped).
+    Per metric: ``_mean`` over all cells, ``_std`` the population std over the fold means, ``_ci_low`` and
+    ``_ci_high`` Student's t over the fold means (module docstring).
+    """
+    rows = []
+    for name in [v for v in BY_NAME if v in set(results["variant"])]:
+        group = results[results["variant"] == name]
+        row = {"variant": name, "n": len(group), "folds": group["fold"].nunique(), "seeds": group["seed"].nunique()}
+        for metric in DIMENSIONAL_METRICS:
+            if metric not in group:
+                continue
+            per_fold = fold_means(group, metric)
+            _, low, high = mean_ci(per_fold)
+            row |= {f"{metric}_mean": float(group[metric].mean()), f"{metric}_std": float(per_fold.std(ddof=0)),
+                    f"{metric}_ci_low": low, f"{metric}_ci_high": high}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def dimensional_comparisons(results: pd.DataFrame) -> pd.DataFrame:
+    """Every personality variant against its same-score baseline on each dimension's CCC and on the mean CCC:
+    one row per (comparison, metric), ``baseline_comparisons``' columns, Holm over all these rows together
+    (one family: a report that names a dimension where the personality helps has looked at all of them)."""
+    metrics = [m for m in DIMENSIONAL_TESTED if m in results]
+    rows = [paired_comparison(results, name, baseline, metric)
+            for name, baseline in _baseline_pairs(results) for metric in metrics]
+    return _comparison_table([c for c in rows if c])
+
+
+def _dimension(metric: str) -> str:
+    return "mean of the three" if metric == "ccc" else metric.removeprefix("ccc_")
+
+
+def _pm_ci(row, metric: str) -> str:
+    """``mean ± std (low to high)`` of one summary cell, ``-`` where the metric was not run."""
+    mean, std = getattr(row, f"{metric}_mean", math.nan), getattr(row, f"{metric}_std", math.nan)
+    if not np.isfinite(mean):
+        return "-"
+    low, high = getattr(row, f"{metric}_ci_low", math.nan), getattr(row, f"{metric}_ci_high", math.nan)
+    ci = f" ({low:.3f} to {high:.3f})" if np.isfinite(low) else ""
+    return f"{mean:.3f} ± {std:.3f}{ci}"
+
+
+def table1_dimensional_markdown(summary: pd.DataFrame, synthetic: bool,
+                                comparisons: pd.DataFrame | None = None) -> str:
+    """The dimensional Table I as Markdown: CCC per dimension and their mean, r and RMSE, then the comparisons."""
+    lines = ["# Table I, dimensional: valence, activation and dominance (CCC)", ""]
+    if synthetic:
+        lines += [f"> **Note.** {SYNTHETIC_NOTE}", ""]
+    lines += ["| variant | " + " | ".join(f"CCC {d} mean ± std (95% CI)" for d in DIMENSIONS)
+              + " | mean CCC | r V / A / D | RMSE V / A / D | runs |", "|" + "---|" * (len(DIMENSIONS) + 5)]
+    for row in summary.itertuples():
+        r = " / ".join(_fmt(getattr(row, f"r_{d}_mean", math.nan)) for d in DIMENSIONS)
+        error = " / ".join(_fmt(getattr(row, f"rmse_{d}_mean", math.nan)) for d in DIMENSIONS)
+        lines.append(f"| {row.variant} | " + " | ".join(_pm_ci(row, f"ccc_{d}") for d in DIMENSIONS)
+                     + f" | {_pm_ci(row, 'ccc')} | {r} | {error} | {row.n} |")
+    lines += ["", "CCC is Lin's concordance correlation coefficient between the ratings (IEMOCAP's 1-5 scale) and the "
+              "predictions: 2 cov / (var_true + var_pred + (mean_true - mean_pred)^2), 1 for perfect agreement, 0 "
+              "for none, -1 for perfect reversal; unlike Pearson's r it falls when the predictions are shifted or "
+              "rescaled. Mean CCC is the mean of the three. Each cell is the mean over folds and seeds; ± is the std "
+              "over the fold means and the 95% CI Student's t over the fold means (seeds averaged within each fold). "
+              "r is Pearson's correlation and RMSE the root mean squared error in rating points, means over folds and "
+              "seeds."]
+    if comparisons is not None and len(comparisons):
+        lines += ["", "**Each personality variant against its same-score baseline, per dimension** (CCC, paired on "
+                  "fold and seed, tested over the fold means; p Holm-corrected over all the rows of this table):", "",
+                  "| comparison | dimension | CCC difference | 95% CI | p | p (Holm) | better in |",
+                  "|---|---|---|---|---|---|---|"]
+        for c in comparisons.itertuples():
+            lines.append(f"| {c.a} - {c.b} | {_dimension(c.metric)} | {c.mean_difference:+.3f} | {_fmt(c.ci_low)} to "
+                         f"{_fmt(c.ci_high)} | {c.t_test_p:.3g} | {c.p_holm:.3g} | {c.a_better} of {c.pairs} |")
+    return "\n".join(lines) + "\n"
+
+
+def table1_dimensional_chart(summary: pd.DataFrame, path: str | Path, synthetic: bool) -> Path:
+    """Grouped bars: the CCC of valence, activation and dominance (mean, with the 95% CI) per variant."""
+    path = Path(path)
+    x = np.arange(len(summary))
+    width = 0.8 / len(DIMENSIONS)
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.8 * len(summary) + 2), 4.2), dpi=120)
+    lowest = 0.0
+    for i, (d, color) in enumerate(zip(DIMENSIONS, ("#3b75af", "#f0a04b", "#5a9e6f"))):
+        mean = summary.get(f"ccc_{d}_mean", pd.Series(np.nan, index=summary.index))
+        low = (mean - summary.get(f"ccc_{d}_ci_low", mean)).fillna(0).clip(lower=0)
+        high = (summary.get(f"ccc_{d}_ci_high", mean) - mean).fillna(0).clip(lower=0)
+        ax.bar(x + (i - (len(DIMENSIONS) - 1) / 2) * width, mean.fillna(0), width, yerr=[low, high], capsize=3,
+               label=f"{d} (mean, 95% CI)", color=color)
+        lowest = min(lowest, float((mean - low).min()) if mean.notna().any() else 0.0)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(x, summary["variant"], rotation=30, ha="right")
+    ax.set_ylabel("CCC")
+    ax.set_ylim(max(-1.0, lowest - 0.05), 1)
+    title = "Table I, dimensional: CCC per variant and dimension"
+    if synthetic:
+        title += " (synthetic demo corpus, not IEMOCAP)"
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     return save_figure(fig, path)

@@ -7,7 +7,8 @@ tested over the units. A unit is one fold of one corpus draw: seeds of a fold sh
 its training data, so they are not independent replicates, but folds of different draws are independent
 corpora. The kinds of claims:
 
-- ``uar``: the UAR difference a - b (``Claim``);
+- ``uar``: the UAR difference a - b (``Claim``); ``ccc_valence``, ``ccc_activation``, ``ccc_dominance``, ``ccc``:
+  the same for a dimensional claim's CCC (the scenario's studies then run the dimensional task);
 - ``attention`` (segment gates): the carrier segment's share of the audio attention its two segments get,
   per sign of extraversion, or the sign contrast of the first segment's share (E > 0 minus E < 0), each
   minus the baseline's on the same utterances (``AttentionClaim``; ``carrier_shares``);
@@ -176,12 +177,16 @@ def draws_label(frame: pd.DataFrame) -> str:
 
 
 def claim_rows(scenario: str, claims, results: pd.DataFrame, margin: float) -> list[dict]:
-    """One row per UAR claim whose two variants both ran (``results``: variant, [draw,] fold, seed, uar)."""
+    """One row per claim whose two variants both ran and whose metric the results score (``results``: variant,
+    [draw,] fold, seed and the metrics: uar for the categorical task, ccc_* for the dimensional one)."""
     rows = []
     for claim in claims:
-        cells = paired_cells(results, claim.a, claim.b, "uar", CELL)
+        metric = getattr(claim, "metric", "uar")
+        if metric not in results or not results[metric].notna().any():
+            continue  # a claim of the other task
+        cells = paired_cells(results[results[metric].notna()], claim.a, claim.b, metric, CELL)
         if cells["fold"].nunique() >= 1 and len(cells):
-            rows.append(_row(scenario, claim.text, "uar", claim.expect, cells, margin, draws_label(results)))
+            rows.append(_row(scenario, claim.text, metric, claim.expect, cells, margin, draws_label(results)))
     return rows
 
 
@@ -249,7 +254,7 @@ def verdicts_markdown(table: pd.DataFrame, seconds: float | None = None, design_
     margin = float(table["margin"].iloc[0]) if len(table) else math.nan
     lines = ["# Testbed verdicts: does personality help?", "",
              "Each claim is a prediction of the scenario table (paaan/demo/scenarios.py): a paired difference "
-             "(UAR: the variant minus its same-score baseline; attention: the variant's carrier share or sign "
+             "(UAR, or a dimension's CCC: the variant minus its same-score baseline; attention: the variant's carrier share or sign "
              "contrast minus its baseline's; counterfactual: the share of predictions that move to the other "
              "segment's emotion with the partner's personality, minus the control's), averaged over the seeds of "
              "each unit (a fold of one corpus draw) and tested over the units. Outcome: `greater` (95% CI above "

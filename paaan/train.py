@@ -26,12 +26,14 @@ import torch
 
 from paaan.config import Profile
 from paaan.data.folds import Fold, all_rows_fold, get_fold, validation_split
-from paaan.data.schema import EMOTIONS
+from paaan.data.schema import DIMENSIONS, EMOTIONS
 from paaan.features.alignment import step_to_word
 from paaan.features.store import FeatureStore
-from paaan.metrics import confusion, scores
+from paaan.errors import PaaanError
+from paaan.metrics import confusion
 from paaan.models import NO_WORD, Batch, build_model, make_batch
 from paaan.personality import PersonalitySource
+from paaan.tasks import Task, ccc_loss, get_task
 from paaan.variants import Variant
 
 LABEL_INDEX = {emotion: i for i, emotion in enumerate(EMOTIONS)}
@@ -59,6 +61,7 @@ class CorpusTensors:
     words: list[torch.Tensor]  # (T_W, D) per utterance (one zero vector when the transcript has no token)
     step_word: list[torch.Tensor]  # (T_A,) the word each audio step falls in, -1 if none
     labels: np.ndarray  # (n,) int64 class indices
+    ratings: np.ndarray  # (n, 3) float32 valence, activation, dominance minus the scale's midpoint (NaN if unrated)
     speakers: np.ndarray  # (n,) speaker ids
     utterance_ids: np.ndarray
     audio_lengths: np.ndarray
@@ -89,9 +92,27 @@ def corpus_tensors(store_path: str) -> CorpusTensors:
     return CorpusTensors(
         audio=audio, words=word_tensors, step_word=step_words,
         labels=table["label"].map(LABEL_INDEX).to_numpy(np.int64),
+        ratings=_centred_ratings(table),
         speakers=table["speaker"].to_numpy(), utterance_ids=table["utterance_id"].to_numpy(),
         audio_lengths=table["lld_steps"].to_numpy(np.int64),
     )
+
+
+def _centred_ratings(table: pd.DataFrame) -> np.ndarray:
+    """(n, 3) the store's ratings in DIMENSIONS order minus the dimensional task's centre (NaN where absent)."""
+    center = get_task("dimensional").center
+    columns = [table[d].to_numpy(np.float32) if d in table else np.full(len(table), np.nan, np.float32)
+               for d in DIMENSIONS]
+    return np.stack(columns, axis=1) - np.float32(center)
+
+
+def check_ratings(data: CorpusTensors, rows: np.ndarray) -> None:
+    """The dimensional task needs every used utterance rated: an error naming the first unrated ones."""
+    missing = rows[~np.isfinite(data.ratings[rows]).all(axis=1)]
+    if len(missing):
+        ids = ", ".join(str(u) for u in data.utterance_ids[missing[:5]])
+        raise PaaanError(f"the dimensional task needs valence, activation and dominance for every utterance; "
+                         f"{len(missing)} have none (first: {ids})")
 
 
 def batches(rows: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
@@ -118,7 +139,7 @@ def collate(data: CorpusTensors, rows: np.ndarray, personality: np.ndarray) -> B
     return make_batch(
         audio=[data.audio[i] for i in rows], words=[data.words[i] for i in rows],
         step_word=[data.step_word[i] for i in rows], personality=torch.from_numpy(personality[rows]),
-        labels=torch.from_numpy(data.labels[rows]),
+        labels=torch.from_numpy(data.labels[rows]), ratings=torch.from_numpy(data.ratings[rows]),
     )
 
 
@@ -131,9 +152,10 @@ class FoldResult:
     fold: int | str
     seed: int
     metrics: dict[str, float]  # test scores (empty for an all-sessions model)
-    history: list[dict[str, float]]  # per epoch: train_loss, val_uar, val_loss, best_val_uar, lr, seconds
+    history: list[dict[str, float]]  # per epoch: train_loss, val_<score>, val_loss, best_val_<score>, lr, seconds
     best_epoch: int
     predictions: pd.DataFrame  # per test utterance: id, speaker, label, prediction, class probabilities
+    # (dimensional: each dimension's rating and its prediction on the 1-5 scale, ``<dim>`` and ``pred_<dim>``)
     attention_audio: pd.DataFrame | None  # per test audio step: utterance_id, step, alpha
     attention_text: pd.DataFrame | None  # per test word: utterance_id, position, alpha
     confusion: np.ndarray
@@ -145,20 +167,39 @@ class FoldResult:
     validation_utterances: int = 0
     epochs_run: int = 0
     resumed_from_epoch: int = 0  # > 0 when ``fit`` continued from a checkpoint
+    task: str = "categorical"
 
 
-def evaluate(model, data, rows, personality, batch_size, device, want_attention: bool):
+def task_loss(task: Task, model, output, batch: Batch) -> torch.Tensor:
+    """The training loss: the family's own (cross-entropy and its extra terms) for the categorical task, the
+    CCC loss on the ratings for the dimensional one (``paaan.tasks``)."""
+    if task.regression:
+        return ccc_loss(output.logits, batch.ratings)
+    return model.loss(output, batch.labels)
+
+
+def truth_of(task: Task, data: CorpusTensors, rows: np.ndarray) -> np.ndarray:
+    """What ``task.score`` compares the outputs with: class indices or centred ratings."""
+    return data.ratings[rows] if task.regression else data.labels[rows]
+
+
+def evaluate(model, data, rows, personality, batch_size, device, want_attention: bool, task: Task | None = None):
     """Score ``rows`` of ``data`` (no gradients, batches grouped by length): (rows in order, class
-    probabilities (n, 4), mean cross-entropy, and with ``want_attention`` each row's audio and text
+    probabilities (n, 4) or centred ratings (n, 3) for the dimensional task, the mean loss (cross-entropy,
+    or the CCC loss over all rows at once), and with ``want_attention`` each row's audio and text
     attention weights as (row, alpha) pairs)."""
+    regression = task is not None and task.regression
     model.eval()
     probs, losses, audio_alpha, text_alpha = [], [], [], []
     with torch.no_grad():
         for chunk in batches(rows, data.audio_lengths, batch_size, rng=None, length_buckets=True):
             batch = collate(data, chunk, personality).to(device)
             out = model(batch)
-            losses.append(torch.nn.functional.cross_entropy(out.logits, batch.labels, reduction="sum").item())
-            probs.append((chunk, torch.softmax(out.logits, dim=1).cpu().numpy()))
+            if regression:
+                probs.append((chunk, out.logits.cpu().numpy()))
+            else:
+                losses.append(torch.nn.functional.cross_entropy(out.logits, batch.labels, reduction="sum").item())
+                probs.append((chunk, torch.softmax(out.logits, dim=1).cpu().numpy()))
             if want_attention:
                 for name, alpha, lengths, sink in (("audio", out.alpha_audio, batch.audio_lengths, audio_alpha),
                                                    ("text", out.alpha_text, batch.word_lengths, text_alpha)):
@@ -170,7 +211,12 @@ def evaluate(model, data, rows, personality, batch_size, device, want_attention:
     order = np.concatenate([c for c, _ in probs])
     p = np.concatenate([q for _, q in probs])
     inverse = np.argsort(order)
-    return order[inverse], p[inverse], sum(losses) / max(len(rows), 1), audio_alpha, text_alpha
+    rows_, p = order[inverse], p[inverse]
+    if regression:
+        loss = float(ccc_loss(torch.from_numpy(p), torch.from_numpy(data.ratings[rows_])))
+    else:
+        loss = sum(losses) / max(len(rows), 1)
+    return rows_, p, loss, audio_alpha, text_alpha
 
 
 def training_rows(fold: Fold, labels: np.ndarray, validation: str, val_fraction: float,
@@ -193,25 +239,28 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
         personality: np.ndarray, profile: Profile, seed: int, device: torch.device,
         on_epoch: Callable[[dict, Callable[[], dict]], None] | None = None,
         resume: dict | None = None) -> tuple[list[dict], int]:
-    """Adam on cross-entropy (plus the model's own loss terms), epoch by epoch, with early stopping.
+    """Adam on the task's loss (``task_loss``: cross-entropy plus the model's own terms, or the dimensional
+    task's CCC loss), epoch by epoch, with early stopping.
 
-    Runs ``profile.train.epochs`` epochs, or fewer with ``patience``: training stops once the validation UAR
-    has not improved for ``patience`` epochs. With ``select_best_epoch`` and validation rows, the weights of
-    the epoch with the best validation UAR (the first one, on ties) are restored at the end; otherwise the
+    The validation score is the task's (``paaan.tasks``: UAR, or the mean CCC). Runs ``profile.train.epochs``
+    epochs, or fewer with ``patience``: training stops once the validation score has not improved for
+    ``patience`` epochs. With ``select_best_epoch`` and validation rows, the weights of the epoch with the
+    best validation score (the first one, on ties) are restored at the end; otherwise the
     last epoch's are kept. ``on_epoch(record, snapshot)`` is called after every epoch; ``snapshot()`` returns
     everything needed to continue after that epoch (weights, optimizer, best weights so far, history, random
     states), which ``resume`` takes back: a resumed fit continues exactly where the snapshot left off.
     """
     cfg = profile.train
+    task = get_task(cfg.task)
     rng = np.random.default_rng(seed)
     noise = torch.Generator().manual_seed(seed)
     dropout_rng = np.random.default_rng([seed, 0xA11])  # its own stream: off, it changes no other draw
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    history, best_uar, best_state, best_epoch, first = [], -1.0, None, 0, 1
+    history, best_score, best_state, best_epoch, first = [], -1.0 if not task.regression else -np.inf, None, 0, 1
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
-        history, best_uar, best_epoch = list(resume["history"]), resume["best_uar"], resume["best_epoch"]
+        history, best_score, best_epoch = list(resume["history"]), resume["best_score"], resume["best_epoch"]
         best_state = resume["best_state"]
         rng.bit_generator.state = resume["rng"]
         noise.set_state(resume["noise"])
@@ -234,22 +283,25 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
                 batch.step_word = torch.full_like(batch.step_word, NO_WORD)  # as served without word timings
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(model(batch), batch.labels)
+            loss = task_loss(task, model, model(batch), batch)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(chunk)
             count += len(chunk)
         record = {"epoch": epoch, "train_loss": total / max(count, 1), "lr": optimizer.param_groups[0]["lr"]}
         if validate:
-            rows, probs, val_loss, _, _ = evaluate(model, data, val_rows, personality,
-                                                    max(cfg.batch_size, EVAL_BATCH), device, False)
-            val = scores(data.labels[rows], probs.argmax(1))
-            record.update(val_uar=val["uar"], val_loss=val_loss)
-            if val["uar"] > best_uar:
-                best_uar, best_epoch = val["uar"], epoch
+            rows, outputs, val_loss, _, _ = evaluate(model, data, val_rows, personality,
+                                                     max(cfg.batch_size, EVAL_BATCH), device, False, task)
+            val = task.score(truth_of(task, data, rows), outputs)
+            score = val[task.selection]
+            record.update({task.val_metric: score, "val_loss": val_loss})
+            if task.regression:  # each dimension's curve too
+                record.update({f"val_{m}": val[m] for m in val if m.startswith("ccc_")})
+            if score > best_score:
+                best_score, best_epoch = score, epoch
                 if cfg.select_best_epoch:
                     best_state = copy.deepcopy(model.state_dict())
-            record["best_val_uar"] = best_uar
+            record[task.best_metric] = best_score
         else:
             best_epoch = epoch
         record["seconds"] = time.perf_counter() - started
@@ -258,7 +310,7 @@ def fit(model: torch.nn.Module, data: CorpusTensors, train_rows: np.ndarray, val
             def snapshot(epoch=epoch) -> dict:
                 return {"epoch": epoch, "model": copy.deepcopy(model.state_dict()),
                         "optimizer": copy.deepcopy(optimizer.state_dict()), "history": list(history),
-                        "best_uar": best_uar, "best_epoch": best_epoch, "best_state": best_state,
+                        "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state,
                         "rng": rng.bit_generator.state, "noise": noise.get_state(),
                         "dropout_rng": dropout_rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
 
@@ -322,10 +374,13 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
     if profile.train.threads:
         torch.set_num_threads(profile.train.threads)
     torch.manual_seed(seed)
+    task = get_task(profile.train.task)
     f = resolve_fold(store, fold)
     fold_id = "all" if fold == "all" else f.number
     fit_rows, val_rows = _fit_and_validation_rows(f, fold == "all", data.labels, profile, seed)
     test_rows = f.test
+    if task.regression:
+        check_ratings(data, np.concatenate([fit_rows, val_rows, test_rows]).astype(np.int64))
 
     stats: dict[str, list[float]] = {}
     if variant.uses_personality:
@@ -339,25 +394,32 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
     per_utterance = (personality if variant.uses_personality else PersonalitySource()).embed(None, data.speakers)
 
     model = build_model(variant, profile.model, audio_dim=int(data.audio[0].shape[1]), word_dim=data.words[0].shape[1],
-                        prev1=profile.prev1, prev2=profile.prev2, seed=seed).to(device_)
+                        prev1=profile.prev1, prev2=profile.prev2, seed=seed, outputs=task.outputs).to(device_)
     history, best_epoch = fit(model, data, fit_rows, val_rows, per_utterance, profile, seed, device_, on_epoch,
                               resume=resume)
 
     metrics, predictions, att_a, att_t, matrix = {}, pd.DataFrame(), None, None, np.zeros((4, 4), int)
     if len(test_rows):
         rows, probs, test_loss, audio_alpha, text_alpha = evaluate(
-            model, data, test_rows, per_utterance, max(profile.train.batch_size, EVAL_BATCH), device_, want_attention)
-        y_true, y_pred = data.labels[rows], probs.argmax(1)
-        metrics = scores(y_true, y_pred) | {"test_loss": test_loss}
-        matrix = confusion(y_true, y_pred)
-        predictions = pd.DataFrame({
-            "utterance_id": data.utterance_ids[rows], "speaker": data.speakers[rows],
-            "label": [EMOTIONS[i] for i in y_true], "prediction": [EMOTIONS[i] for i in y_pred],
-            **{f"p_{e}": probs[:, i] for i, e in enumerate(EMOTIONS)},
-        })
+            model, data, test_rows, per_utterance, max(profile.train.batch_size, EVAL_BATCH), device_, want_attention,
+            task)
+        metrics = task.score(truth_of(task, data, rows), probs) | {"test_loss": test_loss}
+        y_true = data.labels[rows]
+        predictions = pd.DataFrame({"utterance_id": data.utterance_ids[rows], "speaker": data.speakers[rows],
+                                    "label": [EMOTIONS[i] for i in y_true]})
+        if task.regression:  # ratings and predictions back on the 1-5 scale
+            for i, d in enumerate(DIMENSIONS):
+                predictions[d] = data.ratings[rows, i] + task.center
+                predictions[f"pred_{d}"] = probs[:, i] + task.center
+        else:
+            y_pred = probs.argmax(1)
+            matrix = confusion(y_true, y_pred)
+            predictions["prediction"] = [EMOTIONS[i] for i in y_pred]
+            for i, e in enumerate(EMOTIONS):
+                predictions[f"p_{e}"] = probs[:, i]
         att_a = _attention_frame(data, audio_alpha, "step")
         att_t = _attention_frame(data, text_alpha, "position")
-        if counterfactual and variant.uses_personality:
+        if counterfactual and variant.uses_personality and not task.regression:
             handed = personality.embed(None, [counterfactual.get(s, s) for s in data.speakers])
             cf_rows, cf_probs, _, _, _ = evaluate(model, data, test_rows, handed,
                                                    max(profile.train.batch_size, EVAL_BATCH), device_, False)
@@ -370,6 +432,7 @@ def train_fold(store: FeatureStore | str, variant: Variant, fold: int | str | Fo
         seconds=time.perf_counter() - started,
         train_utterances=len(fit_rows), validation_utterances=len(val_rows),
         epochs_run=history[-1]["epoch"] if history else 0,
+        task=task.name,
         resumed_from_epoch=int(resume["epoch"]) if resume else 0,
     )
 

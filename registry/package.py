@@ -23,7 +23,8 @@ import torch
 from mlflow.models import ModelSignature
 from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema
 
-from paaan.data.schema import EMOTIONS, TRAITS
+from paaan.data.schema import DIMENSIONS, EMOTIONS, TRAITS
+from paaan.tasks import get_task
 from paaan.features.store import FeatureStore
 from paaan.personality import PersonalitySource
 from registry.pyfunc import PaaanModel
@@ -35,10 +36,11 @@ def package_dir(name: str) -> str:
     return str(Path(importlib.import_module(name).__file__).resolve().parent)
 
 
-def signature(model_inputs: ModelInputs = AUDIO_INPUTS):
+def signature(model_inputs: ModelInputs = AUDIO_INPUTS, task: str = "categorical"):
     """The model's MLflow signature: the audio columns (optional: exactly one per row is checked in ``predict``)
     for a model that reads audio, and ``features_path`` / ``functionals_path`` (required) for one trained on
-    its own features."""
+    its own features. Outputs: the emotion and its four probabilities, or (dimensional task) ``valence``,
+    ``activation``, ``dominance`` on IEMOCAP's 1-5 scale; the same requests either way."""
     acoustic = ([ColSpec("string", "audio_path", required=False), ColSpec("string", "audio_base64", required=False)]
                 if model_inputs.audio else [])
     acoustic += [ColSpec("string", column) for column in model_inputs.file_columns]
@@ -47,8 +49,12 @@ def signature(model_inputs: ModelInputs = AUDIO_INPUTS):
                      ColSpec(Array("double"), "word_starts", required=False),
                      ColSpec(Array("double"), "word_ends", required=False)]
                     + [ColSpec("double", t, required=False) for t in TRAITS])
-    outputs = Schema([ColSpec("string", "utterance_id"), ColSpec("string", "speaker"), ColSpec("string", "emotion")]
-                     + [ColSpec("double", f"p_{e}") for e in EMOTIONS])
+    if get_task(task).regression:
+        outputs = Schema([ColSpec("string", "utterance_id"), ColSpec("string", "speaker")]
+                         + [ColSpec("double", d) for d in DIMENSIONS])
+    else:
+        outputs = Schema([ColSpec("string", "utterance_id"), ColSpec("string", "speaker"), ColSpec("string", "emotion")]
+                         + [ColSpec("double", f"p_{e}") for e in EMOTIONS])
     params = ParamSchema([ParamSpec("return_attention", "boolean", False)])
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
@@ -112,12 +118,12 @@ def log_pyfunc(result, variant, k: int | None, profile, store: FeatureStore, fea
                 "audio_dim": int(store.lld.shape[1]),
                 "model": profile.model.__dict__, "prev1": profile.prev1.__dict__, "prev2": profile.prev2.__dict__,
                 "word_dim": store.word_dim, "emotions": list(EMOTIONS), "min_utterances": MIN_UTTERANCES,
-                "featurize_run": featurize_run}
+                "featurize_run": featurize_run, "task": profile.train.task}
         Path(artifacts["spec"]).write_text(json.dumps(spec, indent=1, default=list))
         # The example request carries audio; a model reading files of its own features has no portable example.
         example = INPUT_EXAMPLE if not inputs.file_columns else None
         info = mlflow.pyfunc.log_model(
-            name=name, python_model=PaaanModel(), artifacts=artifacts, signature=signature(inputs),
+            name=name, python_model=PaaanModel(), artifacts=artifacts, signature=signature(inputs, profile.train.task),
             input_example=example, code_paths=[package_dir("paaan"), package_dir("registry")],
             pip_requirements=pip_requirements())
     return info.model_uri

@@ -26,7 +26,8 @@ variant trained with openSMILE's functionals still needs the row's audio for the
 not read is an error naming the column and what the model reads (``registry.request.ModelInputs``).
 
 It returns one row per utterance: ``utterance_id``, ``speaker``, ``emotion`` and the four class
-probabilities ``p_ang``, ``p_hap``, ``p_neu``, ``p_sad``. With ``params={"return_attention": True}`` it adds
+probabilities ``p_ang``, ``p_hap``, ``p_neu``, ``p_sad``; a model of the dimensional task (``spec["task"]``)
+returns ``valence``, ``activation`` and ``dominance`` instead, on IEMOCAP's 1-5 scale, from the same requests. With ``params={"return_attention": True}`` it adds
 ``alpha_audio`` (one weight per 40 ms step), ``alpha_text`` (one per token) and ``tokens``. A bad request
 raises ``RequestError`` (HTTP 400 from ``mlflow models serve``) naming the row and column
 (``registry.request`` has every check and limit).
@@ -51,7 +52,8 @@ import pandas as pd
 import torch
 
 from paaan.config import FeatureConfig, ModelConfig, Prev1Config, Prev2Config
-from paaan.data.schema import EMOTIONS, TRAITS
+from paaan.data.schema import DIMENSIONS, EMOTIONS, TRAITS
+from paaan.tasks import get_task
 from paaan.errors import FeatureError, InputError
 from paaan.features.acoustic import N_LLD, speaker_stats, znormalise
 from paaan.features.audio import load_audio
@@ -101,11 +103,13 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
 
         self.spec = spec
         self.variant = get_variant(spec["variant"])
+        self.task = get_task(spec.get("task", "categorical"))  # models logged before the task existed: categorical
         self.features = FeatureConfig(**spec["features"])
         self.inputs = ModelInputs.from_spec(spec, self.variant)
         self.model = build_model(self.variant, ModelConfig(**tuples(spec["model"])), word_dim=spec["word_dim"],
                                  audio_dim=int(spec.get("audio_dim", N_LLD)),
-                                 prev1=Prev1Config(**tuples(spec["prev1"])), prev2=Prev2Config(**spec["prev2"]))
+                                 prev1=Prev1Config(**tuples(spec["prev1"])), prev2=Prev2Config(**spec["prev2"]),
+                                 outputs=self.task.outputs)
         if state_dict is not None:
             self.model.load_state_dict(state_dict)
         self.model.eval()
@@ -217,15 +221,20 @@ class PaaanModel(mlflow.pyfunc.PythonModel):
                                    step_word=[torch.from_numpy(features.step_word[i]) for i in rows],
                                    personality=torch.from_numpy(features.personality[rows]))
                 out = self.model(batch)
-                probs.append(torch.softmax(out.logits, dim=1).numpy())
+                probs.append(out.logits.numpy() if self.task.regression else torch.softmax(out.logits, dim=1).numpy())
                 for j in range(len(rows)):
                     n_a, n_w = int(batch.audio_lengths[j]), int(batch.word_lengths[j])
                     alpha_a.append(out.alpha_audio[j, :n_a].tolist() if out.alpha_audio is not None else [])
                     alpha_t.append(out.alpha_text[j, :n_w].tolist() if out.alpha_text is not None else [])
         p = np.concatenate(probs)
-        result = pd.DataFrame({"utterance_id": frame["utterance_id"], "speaker": frame["speaker"],
-                               "emotion": [EMOTIONS[i] for i in p.argmax(1)],
-                               **{f"p_{e}": p[:, i].astype(float) for i, e in enumerate(EMOTIONS)}})
+        if self.task.regression:  # the network predicts rating - center (paaan.tasks)
+            result = pd.DataFrame({"utterance_id": frame["utterance_id"], "speaker": frame["speaker"],
+                                   **{d: np.clip(p[:, i] + self.task.center, 1.0, 5.0).astype(float)  # the scale's range
+                                      for i, d in enumerate(DIMENSIONS)}})
+        else:
+            result = pd.DataFrame({"utterance_id": frame["utterance_id"], "speaker": frame["speaker"],
+                                   "emotion": [EMOTIONS[i] for i in p.argmax(1)],
+                                   **{f"p_{e}": p[:, i].astype(float) for i, e in enumerate(EMOTIONS)}})
         if params.get("return_attention"):
             result["alpha_audio"] = alpha_a
             result["alpha_text"] = alpha_t

@@ -1,9 +1,13 @@
-"""UAR and friends on a confusion matrix worked by hand."""
+"""UAR and friends on a confusion matrix worked by hand; CCC, r and RMSE of the dimensional task likewise."""
+
+import math
+import warnings
 
 import numpy as np
 import pytest
 
-from paaan.metrics import confusion, f1_macro, per_class_recall, scores, uar, weighted_accuracy
+from paaan.metrics import (ccc, confusion, dimensional_scores, f1_macro, pearson_r, per_class_recall, rmse, scores, uar,
+                           weighted_accuracy)
 
 
 def _from_confusion(matrix):
@@ -56,3 +60,63 @@ def test_scores_keys_and_absent_class():
     assert out["uar"] == pytest.approx((0.5 + 1.0) / 4)
     # ang: 2*1/(1+2) = 2/3; hap: 2*1/(2+1) = 2/3; absent classes 0: macro-F1 = (4/3) / 4 = 1/3
     assert out["f1_macro"] == pytest.approx(1 / 3)
+
+
+def test_ccc_of_identical_series_is_1_and_of_a_zero_mean_series_and_its_negation_minus_1():
+    assert ccc([1, 2, 3, 4], [1, 2, 3, 4]) == pytest.approx(1.0)
+    # x = [-1, 0, 1], -x: means 0, var 2/3 each, cov -2/3 -> 2 (-2/3) / (2/3 + 2/3 + 0) = -1
+    assert ccc([-1, 0, 1], [1, 0, -1]) == pytest.approx(-1.0)
+
+
+def test_a_shifted_copy_has_pearson_r_1_but_a_ccc_below_it():
+    # x = [1, 2, 3] vs x + 1: var 2/3 each, cov 2/3, (mean 2 - mean 3)^2 = 1 -> (4/3) / (2/3 + 2/3 + 1) = 4/7
+    assert pearson_r([1, 2, 3], [2, 3, 4]) == pytest.approx(1.0)
+    assert ccc([1, 2, 3], [2, 3, 4]) == pytest.approx(4 / 7)
+
+
+def test_a_rescaled_copy_has_a_ccc_below_1():
+    # x = [-1, 0, 1] vs 2x (means 0, the scale alone): var 2/3 and 8/3, cov 4/3 -> (8/3) / (2/3 + 8/3) = 0.8
+    assert ccc([-1, 0, 1], [-2, 0, 2]) == pytest.approx(0.8)
+    # x = [1, 2, 3] vs 2x = [2, 4, 6]: var 2/3 and 8/3, cov 4/3, (2 - 4)^2 = 4 -> (8/3) / (2/3 + 8/3 + 4) = 4/11
+    assert ccc([1, 2, 3], [2, 4, 6]) == pytest.approx(4 / 11)
+    assert pearson_r([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+
+
+def test_ccc_and_r_are_0_not_nan_where_nothing_varies():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no divide-by-zero or constant-input warning either
+        assert ccc([3, 3, 3], [3, 3, 3]) == 0.0  # zero denominator: nothing varies, so nothing agrees
+        assert ccc([3, 3, 3], [2, 2, 2]) == 0.0  # cov 0 over (3 - 2)^2 = 1
+        assert ccc([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]) == 0.0  # the float mean of 0.1s is not exactly 0.1
+        assert ccc([2.0], [3.0]) == 0.0 and ccc([], []) == 0.0
+        assert pearson_r([3, 3, 3], [1, 2, 3]) == 0.0 and pearson_r([1, 2, 3], [5, 5, 5]) == 0.0
+        assert pearson_r([1.0], [2.0]) == 0.0
+        # squares of 1e200 overflow; CCC is scale-free, so it is computed on the series divided by their largest value
+        assert ccc([1e200, 2e200, 3e200], [2e200, 3e200, 4e200]) == pytest.approx(4 / 7)
+
+
+def test_rmse_by_hand():
+    # errors 1, 0, 2: squares 1, 0, 4, mean 5/3 -> sqrt(5/3) = 1.29099
+    assert rmse([1, 2, 3], [2, 2, 5]) == pytest.approx(math.sqrt(5 / 3))
+    assert rmse([1, 2], [1, 2]) == 0.0
+
+
+def test_dimensional_scores_per_dimension_in_valence_activation_dominance_order_and_their_mean():
+    truth = np.array([[1, 1, 1], [2, 2, 2], [3, 3, 3]])
+    # valence exact (CCC 1, r 1, RMSE 0); activation shifted by +1 (CCC 4/7, r 1, RMSE 1);
+    # dominance reversed [3, 2, 1] (means 2 and 2, var 2/3 each, cov -2/3: CCC -1, r -1, RMSE sqrt((4+0+4)/3))
+    prediction = np.array([[1, 2, 3], [2, 3, 2], [3, 4, 1]])
+    out = dimensional_scores(truth, prediction)
+    assert list(out) == ["ccc", "ccc_valence", "ccc_activation", "ccc_dominance", "r_valence", "r_activation",
+                         "r_dominance", "rmse_valence", "rmse_activation", "rmse_dominance"]
+    assert (out["ccc_valence"], out["ccc_activation"], out["ccc_dominance"]) == pytest.approx((1, 4 / 7, -1))
+    assert out["ccc"] == pytest.approx((1 + 4 / 7 - 1) / 3)  # = 4/21
+    assert (out["r_valence"], out["r_activation"], out["r_dominance"]) == pytest.approx((1, 1, -1))
+    assert (out["rmse_valence"], out["rmse_activation"], out["rmse_dominance"]) == pytest.approx((0, 1, math.sqrt(8 / 3)))
+
+
+def test_dimensional_scores_want_two_n_by_3_arrays():
+    with pytest.raises(ValueError, match=r"\(4, 2\).*\(4, 2\)"):
+        dimensional_scores(np.ones((4, 2)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(3, 3\)"):
+        dimensional_scores(np.ones((4, 3)), np.ones((3, 3)))

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paaan.report import (baseline_comparisons, confusion_frame, holm, mean_ci, paired_comparison, pooled_confusion,
-                          pooled_scores, summarize, table1_chart, table1_markdown)
+from paaan.report import (DIMENSIONAL_METRICS, baseline_comparisons, confusion_frame, dimensional_comparisons, holm,
+                          mean_ci, paired_comparison, pooled_confusion, pooled_scores, summarize,
+                          summarize_dimensional, table1_chart, table1_dimensional_chart,
+                          table1_dimensional_markdown, table1_markdown)
 
 
 def _results(variant, uars, seed=0, folds=None):
@@ -143,3 +145,78 @@ def test_the_best_variant_is_named_only_when_its_lead_over_every_other_is_resolv
     unresolved = best_variant(results, ["A+T", "P-D", "IA+T"])
     assert unresolved["best"] is None and unresolved["top"] == "A+T" and unresolved["unresolved"] == ["IA+T"]
     assert best_variant(results, [])["best"] is None
+
+
+def _dimensional(variant, valence, activation, dominance):
+    """Trials of one variant: each argument is [seed 0 per fold 1-3, seed 1 per fold 1-3] of that dimension's CCC;
+    ccc is their mean, r and RMSE follow from the CCC of valence so that the table has numbers to show."""
+    rows = []
+    for seed in (0, 1):
+        for fold in (1, 2, 3):
+            v, a, d = valence[seed][fold - 1], activation[seed][fold - 1], dominance[seed][fold - 1]
+            rows.append({"variant": variant, "fold": fold, "seed": seed, "ccc": (v + a + d) / 3, "ccc_valence": v,
+                         "ccc_activation": a, "ccc_dominance": d, "r_valence": v + 0.1, "r_activation": a + 0.1,
+                         "r_dominance": d + 0.1, "rmse_valence": 1 - v, "rmse_activation": 1 - a})
+    return pd.DataFrame(rows)  # no rmse_dominance: a metric not run is skipped, not an error
+
+
+DIMENSIONAL = pd.concat([
+    _dimensional("PAaAN_oracle", [[.5, .6, .8], [.5, .7, .8]], [[.7, .7, .5], [.7, .6, .5]], [[.3, .3, .5], [.3, .4, .5]]),
+    _dimensional("IA+T", [[.4, .5, .6], [.4, .5, .6]], [[.6, .6, .6], [.6, .6, .6]], [[.2, .3, .4], [.2, .3, .4]]),
+])
+
+
+def test_dimensional_summary_is_over_fold_means_in_variants_table_order():
+    summary = summarize_dimensional(DIMENSIONAL)
+    assert summary["variant"].tolist() == ["IA+T", "PAaAN_oracle"]
+    base, oracle = summary.set_index("variant").loc["IA+T"], summary.set_index("variant").loc["PAaAN_oracle"]
+    assert (base["n"], base["folds"], base["seeds"]) == (6, 3, 2)
+    # IA+T valence: fold means 0.4, 0.5, 0.6: mean 0.5; population std sqrt((0.01 + 0 + 0.01) / 3) = 0.08165;
+    # CI 0.5 -+ t(0.975, 2) 4.302653 x sd 0.1 / sqrt(3) = 0.5 -+ 0.248414
+    assert base["ccc_valence_mean"] == pytest.approx(0.5)
+    assert base["ccc_valence_std"] == pytest.approx(math.sqrt(0.02 / 3))
+    assert (base["ccc_valence_ci_low"], base["ccc_valence_ci_high"]) == pytest.approx((0.251586, 0.748414), abs=1e-6)
+    # PAaAN_oracle valence: cells (0.5, 0.5), (0.6, 0.7), (0.8, 0.8): mean 3.9 / 6 = 0.65; fold means 0.5, 0.65, 0.8:
+    # std sqrt((0.0225 + 0 + 0.0225) / 3) = sqrt(0.015) = 0.12247, although seed 0 alone would give 0.12472
+    assert oracle["ccc_valence_mean"] == pytest.approx(0.65)
+    assert oracle["ccc_valence_std"] == pytest.approx(math.sqrt(0.015))
+    # IA+T activation is 0.6 everywhere: std 0 and a CI of zero width
+    assert base["ccc_activation_std"] == 0 and base["ccc_activation_ci_low"] == pytest.approx(0.6)
+    # mean CCC of IA+T: (0.5 + 0.6 + 0.3) / 3
+    assert base["ccc_mean"] == pytest.approx(1.4 / 3)
+    assert "rmse_dominance_mean" not in summary and "rmse_valence_mean" in summary
+    assert {f"{m}_mean" for m in DIMENSIONAL_METRICS} - set(summary) == {"rmse_dominance_mean"}
+
+
+def test_dimensional_comparisons_holm_over_every_dimension_together():
+    table = dimensional_comparisons(DIMENSIONAL)
+    assert list(zip(table["a"], table["b"], table["metric"])) == [
+        ("PAaAN_oracle", "IA+T", m) for m in ("ccc_valence", "ccc_activation", "ccc_dominance", "ccc")]
+    assert list(table.columns) == list(baseline_comparisons(DIMENSIONAL, "ccc").columns)
+    row = table.set_index("metric")
+    # valence, oracle - IA+T per cell: fold 1: 0.1, 0.1; fold 2: 0.1, 0.2; fold 3: 0.2, 0.2 -> fold means 0.1, 0.15,
+    # 0.2: mean 0.15, sd 0.05, t = 0.15 / (0.05 / sqrt 3) = 5.196 on 2 df: p = 0.03510; better in all 6 cells
+    assert row.loc["ccc_valence", "mean_difference"] == pytest.approx(0.15)
+    assert row.loc["ccc_valence", "t_test_p"] == pytest.approx(0.03510, abs=5e-5)
+    assert row.loc["ccc_valence", "a_better"] == 6 and row.loc["ccc_valence", "pairs"] == 6
+    # activation: fold means 0.1, 0.05, -0.1 (p = 0.80755); dominance: 0.1, 0.05, 0.1 (t = 5, p = 0.03775);
+    # mean CCC: 0.1, 0.08333, 0.06667 (t = 8.660, p = 0.01307). Holm over the four: sorted 0.01307 x 4 = 0.05229,
+    # 0.03510 x 3 = 0.10530, 0.03775 x 2 = 0.07550 -> running max 0.10530, 0.80755 x 1 = 0.80755. Holm within each
+    # metric alone would have left every p as it is (one comparison per metric).
+    assert row["p_holm"].to_dict() == pytest.approx({"ccc_valence": 0.10530, "ccc_activation": 0.80755,
+                                                     "ccc_dominance": 0.10530, "ccc": 0.05229}, abs=5e-5)
+    assert table["p_holm"].tolist() == pytest.approx(holm(table["t_test_p"]).tolist())
+
+
+def test_dimensional_markdown_and_chart(tmp_path):
+    summary = summarize_dimensional(DIMENSIONAL)
+    text = table1_dimensional_markdown(summary, synthetic=True, comparisons=dimensional_comparisons(DIMENSIONAL))
+    assert text.startswith("# Table I, dimensional: valence, activation and dominance (CCC)")
+    assert "synthetic demo corpus" in text and "Lin's concordance" in text and "1-5 scale" in text
+    assert "| IA+T | 0.500 ± 0.082 (0.252 to 0.748) | 0.600 ± 0.000 (0.600 to 0.600) |" in text
+    # PAaAN_oracle: r of valence 0.65 + 0.1; RMSE of valence 1 - 0.65, of activation 1 - 0.617, of dominance not run
+    assert "| PAaAN_oracle | 0.650 ± 0.122" in text and "| 0.750 / 0.717 / 0.483 | 0.350 / 0.383 / - | 6 |" in text
+    assert "| PAaAN_oracle - IA+T | valence | +0.150 | 0.026 to 0.274 | 0.0351 | 0.105 | 6 of 6 |" in text
+    assert "| PAaAN_oracle - IA+T | mean of the three | +0.083 |" in text
+    path = table1_dimensional_chart(summary, tmp_path / "d.png", synthetic=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000

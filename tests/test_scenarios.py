@@ -63,7 +63,9 @@ def test_every_row_has_a_unique_name_and_slug_and_well_formed_claims():
     for s in SCENARIOS:
         assert s.claims and s.description
         for claim in s.claims:
-            assert claim.expect in ("greater", "equivalent") and claim.why and claim.text == f"{claim.a} > {claim.b}"
+            assert claim.expect in ("greater", "equivalent") and claim.why
+            metric = "" if claim.metric == "uar" else f" on {claim.metric}"  # the dimensional claims name their CCC
+            assert claim.text == f"{claim.a} > {claim.b}{metric}"
         assert json.loads(json.dumps(s.as_dict())) == s.as_dict()  # goes into ground_truth.json as it is
 
 
@@ -74,7 +76,7 @@ def test_knobs_are_every_field_but_name_description_and_claims():
         assert set(s.knobs()) == fields
     assert get_scenario("segment_gate_75").knobs() == {
         "style": "fixed", "anger_masking": False, "happy_words_shift": False, "asides": False,
-        "gate": "segment", "carrier_share": 0.75, "traits": "paired"}
+        "gate": "segment", "carrier_share": 0.75, "traits": "paired", "valence_trait": "", "valence_slope": 0.0}
 
 
 def test_slug_names_the_carrier_share_of_gate_scenarios_only():

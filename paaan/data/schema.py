@@ -1,5 +1,5 @@
-"""Names shared by every step: the four emotion classes and the Big-Five traits, in their fixed orders, and the
-scales SSPNet's trait scores come on."""
+"""Names shared by every step: the four emotion classes, the three emotion dimensions and the Big-Five traits, in
+their fixed orders, and the scales SSPNet's trait scores come on."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 # Paper II-A1: the 4-class task (exc merged into hap).
 EMOTIONS: tuple[str, ...] = ("ang", "hap", "neu", "sad")
+
+# IEMOCAP's dimensional ratings (1-5 scales), in this order everywhere: the dimensional task's targets
+# (activation is what the literature also calls arousal).
+DIMENSIONS: tuple[str, ...] = ("valence", "activation", "dominance")
 
 # Paper II-A2: the Big-Five dimensions rated in the SSPNet corpus. This order is the trait order of the
 # 25-d personality embedding (paper II-C2) everywhere in paaan.

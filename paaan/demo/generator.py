@@ -32,13 +32,14 @@ from tqdm import tqdm
 
 from paaan.data.iemocap import LABEL_MAP
 from paaan.data.schema import EMOTIONS, TRAITS
-from paaan.demo import expression, formats, plan, scenarios, sentences, synth
+from paaan.demo import expression, formats, plan, ratings, scenarios, sentences, synth
 from paaan.demo.expression import CONTROLS
 from paaan.demo.scenarios import Scenario
 from paaan.errors import CorpusError
 
 GENERATOR = "paaan.demo"
-VERSION = "4"  # 3: ground_truth.json records the scenario (knobs and claims); 4: and the number of speakers
+VERSION = "5"  # 3: ground_truth.json records the scenario (knobs and claims); 4: and the number of speakers;
+# 5: the ratings follow what each utterance renders (paaan.demo.ratings), not only its label
 IEMOCAP_DIR, SSPNET_DIR, GROUND_TRUTH = "IEMOCAP_full_release", "SSPNet", "ground_truth.json"
 _PARTIAL_PREFIX, _PARTIAL_MARKER = ".partial-", "PARTIAL_DEMO_CORPUS"
 IEMOCAP_RATE, SSPNET_RATE = 16000, 8000
@@ -66,13 +67,6 @@ class GeneratorParams:
 SSPNET_STYLE = np.array([0.0, -0.3, 0.5, 0.0, 0.2, -0.3, 0.0, 0.0])  # (K,) in CONTROLS order
 
 _RATERS_CATEGORICAL = ("E1", "E2", "E3", "E4", "E5", "E6")
-_VAD_MEANS = {  # (valence, activation, dominance) on IEMOCAP's 1-5 scales, per label code
-    "ang": (1.9, 3.7, 3.7), "hap": (3.9, 3.0, 3.0), "exc": (4.0, 3.7, 3.3), "neu": (2.9, 2.4, 2.7),
-    "sad": (2.2, 2.3, 2.4), "fru": (2.0, 3.2, 3.1), "sur": (3.3, 3.7, 2.9), "fea": (2.1, 3.5, 2.3),
-    "dis": (1.8, 3.0, 3.3), "oth": (3.0, 3.0, 3.0), "xxx": (2.7, 2.9, 2.9),
-}
-
-
 def generate_demo_corpus(out: str | Path, seed: int = 0, profile: str = "demo",
                          scenario: str | Scenario = "input_flip", progress: bool = False, workers: int = 0,
                          speakers: int = plan.IEMOCAP_SPEAKERS) -> Path:
@@ -295,6 +289,7 @@ class _Rendered:
     end: float = 0.0
     gate: dict | None = None  # a gated utterance's ground_truth.json record (carrier and segments)
     follows: bool | None = None  # whether its carrier followed the sign of extraversion
+    rated: tuple[float, float, float] = (3.0, 3.0, 3.0)  # the raters' expected (V, A, D): paaan.demo.ratings
 
     @property
     def duration(self) -> float:
@@ -397,7 +392,9 @@ def _render_utterance(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: i
     samples, words, _ = _assemble(parts, aside_rng)
     pcm, words, _ = _record(samples, words, lead, tail, rng)
     kind = cue + ("+burst" if burst else "") + ("+hedge" if hedge else "")
-    return _Rendered(utt, text, kind, pcm, words)
+    rated = ratings.expected_ratings([controls - voice], sentence, speaker.traits, scenario.valence_trait,
+                                     scenario.valence_slope)
+    return _Rendered(utt, text, kind, pcm, words, rated=rated)
 
 
 def _render_gated(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int, params: GeneratorParams,
@@ -426,9 +423,10 @@ def _render_gated(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int, 
         kind = "voice-only" if carrier == "audio" else "words-only"
     voice = _speaker_voice(speaker)
     texts = [sentences.gate_words(x, rng) for x in worded]
-    parts = []
+    parts, departures = [], []
     for text, x in zip(texts, voiced):
         controls = _utterance_controls(x, traits, voice, rng, params.utterance_noise, scenario.style)
+        departures.append(controls - voice)
         parts.append(_speak_part(text, controls, speaker.voice, rng))
     lead, tail = rng.uniform(0.15, 0.4), rng.uniform(0.15, 0.4)
     samples, words, spans = _assemble(parts, rng)
@@ -438,8 +436,10 @@ def _render_gated(utt: plan.PlannedUtterance, speaker: plan.Speaker, seed: int, 
         {"text": t, "emotion": x, "start": round(lead + a / sr, 4), "end": round(lead + b / sr, 4)}
         for t, x, (a, b) in zip(texts, shown, spans)
     ]
+    rated = ratings.expected_ratings(departures, " ".join(texts), traits, scenario.valence_trait,
+                                     scenario.valence_slope)
     return _Rendered(utt, " ".join(texts), kind, pcm, words, gate=record,
-                     follows=expression.carrier_followed(traits, carrier))
+                     follows=expression.carrier_followed(traits, carrier), rated=rated)
 
 
 def _place_in_dialog(rendered: list[_Rendered], rng: np.random.Generator) -> None:
@@ -460,6 +460,7 @@ def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: Gener
         by_dialog.setdefault(utt.dialog, []).append(utt)
 
     text_cues: dict[str, str] = {}
+    expected: dict[str, list[float]] = {}  # utterance id -> the raters' expected (V, A, D)
     segments: dict[str, dict] = {}  # gated utterance id -> its carrier and segments
     followed: dict[str, list[bool]] = {sid: [] for sid in speakers}  # speaker -> did each carrier follow E
     tasks = ((utt, speakers[utt.speaker], seed, params, scenario) for utts in by_dialog.values() for utt in utts)
@@ -473,6 +474,7 @@ def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: Gener
         _place_in_dialog(rendered, rng)
         _write_dialog(root / f"Session{utts[0].session}", dialog, rendered, rng, d, params)
         text_cues.update({r.utt.id: r.text_cue for r in rendered})
+        expected.update({r.utt.id: list(r.rated) for r in rendered})
         for r in rendered:
             if r.gate is not None:
                 segments[r.utt.id] = r.gate
@@ -510,6 +512,8 @@ def _write_iemocap(root: Path, sizes: plan.DemoProfile, seed: int, params: Gener
         "dialogs": len(by_dialog),
         "utterance_text_cue": dict(sorted(text_cues.items())),
         "utterance_segments": dict(sorted(segments.items())),  # empty without a gate
+        "ratings": ratings.description(),
+        "utterance_expected_ratings": dict(sorted(expected.items())),  # before the raters' noise
     }
 
 
@@ -530,7 +534,7 @@ def _write_dialog(session: Path, dialog: str, rendered: list[_Rendered], rng: np
         sf.write(wav_dir / f"{utt.id}.wav", r.pcm, IEMOCAP_RATE, subtype="PCM_16", format="WAV")
         if rng.random() >= params.missing_alignment_share:
             (align_dir / f"{utt.id}.wdseg").write_text("\n".join(_wdseg(r, rng)) + "\n")
-        cats, vad_votes = _ratings(utt.label, rng)
+        cats, vad_votes = _ratings(utt.label, r.rated, rng)
         vad = tuple(float(np.mean([v[i] for v in vad_votes])) for i in range(3))
         label_lines.append(formats.label_line(r.start, r.end, utt.id, utt.label, vad))
         label_lines += [formats.categorical_rater_line(rater, cat) for rater, cat in cats]
@@ -562,9 +566,10 @@ def _write_dialog(session: Path, dialog: str, rendered: list[_Rendered], rng: np
             (folder / name).write_bytes(formats.APPLE_DOUBLE)
 
 
-def _ratings(label: str, rng: np.random.Generator) -> tuple[list[tuple[str, str]], list[tuple[int, int, int]]]:
+def _ratings(label: str, expected: tuple[float, float, float],
+             rng: np.random.Generator) -> tuple[list[tuple[str, str]], list[tuple[int, int, int]]]:
     """Three evaluators' categories (most agree with ``label``; for xxx none agree) and two (val, act, dom)
-    votes on 1-5 scales around the label's typical values."""
+    votes on 1-5 scales around the utterance's ``expected`` ratings (``paaan.demo.ratings``)."""
     raters = sorted(rng.choice(_RATERS_CATEGORICAL, size=3, replace=False).tolist())
     words = list(formats.CATEGORY_WORDS.values())
     if label == "xxx":
@@ -574,7 +579,7 @@ def _ratings(label: str, rng: np.random.Generator) -> tuple[list[tuple[str, str]
         others = [w for w in words if w != agree]
         cats = [agree, agree, agree if rng.random() < 0.5 else others[int(rng.integers(len(others)))]]
     votes = [
-        tuple(int(np.clip(round(m + rng.normal(0.0, 0.6)), 1, 5)) for m in _VAD_MEANS[label]) for _ in range(2)
+        tuple(int(np.clip(round(m + rng.normal(0.0, ratings.RATER_SD)), 1, 5)) for m in expected) for _ in range(2)
     ]
     return list(zip(raters, cats)), votes
 

@@ -25,6 +25,11 @@ knobs, it holds no copy of them. Knobs:
 - ``carrier_share`` in [0.5, 1]: the chance that the carrier follows the sign of E (else it is the other
   segment or modality); 1 is a deterministic gate, 0.5 a gate that carries no information. Without a
   gate it means nothing and stays 1.
+- ``valence_trait`` and ``valence_slope``: the rated valence of every utterance of a speaker moves by
+  ``valence_slope`` rating points per unit of that trait (BFI-10 units), in the ratings only: the voice and
+  the words are rendered as without it (``paaan.demo.ratings``), so after per-speaker normalisation the
+  signal cannot show it and the speaker's personality can. Off (``""``, 0): ratings follow the signal alone.
+  After PA-IEMOCAP (Gao et al. 2025), where valence correlates with agreeableness and openness (about 0.5).
 - ``traits``: how the ten IEMOCAP speakers' true profiles are drawn (``plan.iemocap_speakers``).
   ``"random"``: the generator's first design (agreeableness on the same sign patterns as E, the other traits
   per speaker), kept to reproduce earlier corpora; for seed 0 fold 5's training speakers have A of E's sign.
@@ -37,7 +42,9 @@ knobs, it holds no copy of them. Knobs:
   (segment_gate's PAaAN+_oracle learned the gate on four folds and failed on that one).
 
 A ``Claim`` is a prediction the testbed checks on the corpus of its scenario: "a > b", where b is a's
-same-score baseline and ``expect`` says what the paired UAR difference a - b should be (``paaan.testbed``
+same-score baseline and ``expect`` says what the paired difference a - b of its ``metric`` (UAR by default;
+``ccc_valence``, ``ccc_activation``, ``ccc_dominance`` or ``ccc``: the dimensional task's, so the testbed runs
+that scenario's studies under the dimensional task) should be (``paaan.testbed``
 has the rules): ``greater`` (its 95% CI above 0) or ``equivalent`` (its 90% CI inside +- the profile's
 margin: two one-sided tests, so a predicted null needs evidence of no effect, not only the absence of
 evidence of one). Variant names are strings here: a claim may name a variant ``paaan.variants`` does not
@@ -71,6 +78,9 @@ TRAIT_DESIGNS: tuple[str, ...] = ("random", "balanced", "paired")  # plan.TRAIT_
 GATES: tuple[str, ...] = ("none", "segment", "modality")
 EXPECTATIONS: tuple[str, ...] = ("greater", "equivalent")
 ATTENTION_MEASURES: tuple[str, ...] = ("carrier", "contrast")
+METRICS: tuple[str, ...] = ("uar", "ccc", "ccc_valence", "ccc_activation", "ccc_dominance")  # a Claim's metric
+VALENCE_TRAITS: tuple[str, ...] = ("", "openness", "conscientiousness", "extraversion", "agreeableness",
+                                   "neuroticism")
 
 
 class _Prediction:
@@ -87,16 +97,28 @@ class _Prediction:
 
 @dataclass(frozen=True)
 class Claim(_Prediction):
-    """A prediction checked on a scenario's corpus: the paired UAR difference ``a - b``."""
+    """A prediction checked on a scenario's corpus: the paired difference ``a - b`` of ``metric``."""
 
     a: str  # a variant name of paaan.variants, e.g. "PAaAN+_oracle"
     b: str  # its same-score baseline, e.g. "IA+T+"
     expect: str  # "greater": the 95% CI of a - b lies above 0; "equivalent": its 90% CI lies inside +- margin
     why: str  # one sentence: why we predict this
+    metric: str = "uar"  # "uar" (categorical task) or a dimensional score: METRICS
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.metric not in METRICS:
+            raise ValueError(f"claim {self.a} > {self.b}: metric must be one of {', '.join(METRICS)}, "
+                             f"not {self.metric!r}")
+
+    @property
+    def task(self) -> str:
+        """The task whose trials score this claim (paaan.tasks)."""
+        return "categorical" if self.metric == "uar" else "dimensional"
 
     @property
     def text(self) -> str:
-        return f"{self.a} > {self.b}"
+        return f"{self.a} > {self.b}" + ("" if self.metric == "uar" else f" on {self.metric}")
 
 
 @dataclass(frozen=True)
@@ -155,6 +177,8 @@ class Scenario:
     gate: str  # "none" | "segment" | "modality"
     carrier_share: float = 1.0  # in [0.5, 1]; 1 without a gate
     traits: str = "random"  # "random" | "paired"
+    valence_trait: str = ""  # a trait whose score shifts the rated valence ("" none)
+    valence_slope: float = 0.0  # rating points per trait unit
     claims: tuple[Claim, ...] = ()
     attention_claims: tuple[AttentionClaim, ...] = ()
     counterfactual_claims: tuple[CounterfactualClaim, ...] = ()
@@ -177,6 +201,11 @@ class Scenario:
         if self.gate != "none" and word_effects:
             raise ValueError(f"scenario {self.name!r}: a {self.gate} gate decides every four-class utterance's "
                              f"words and speaks them without asides; turn off {', '.join(word_effects)}")
+        if self.valence_trait not in VALENCE_TRAITS:
+            raise ValueError(f"scenario {self.name!r}: valence_trait must be one of "
+                             f"{', '.join(t for t in VALENCE_TRAITS if t)} or empty, not {self.valence_trait!r}")
+        if bool(self.valence_trait) != bool(self.valence_slope):
+            raise ValueError(f"scenario {self.name!r}: valence_trait and valence_slope go together")
         if not all(isinstance(c, Claim) for c in self.claims):
             raise ValueError(f"scenario {self.name!r}: claims must be Claim rows")
         if (self.attention_claims or self.counterfactual_claims) and self.gate != "segment":
@@ -192,7 +221,8 @@ class Scenario:
         """Every knob, JSON-serialisable (written into ground_truth.json, compared by ``generator.matches``)."""
         return {"style": self.style, "anger_masking": self.anger_masking,
                 "happy_words_shift": self.happy_words_shift, "asides": self.asides, "gate": self.gate,
-                "carrier_share": float(self.carrier_share), "traits": self.traits}
+                "carrier_share": float(self.carrier_share), "traits": self.traits,
+                "valence_trait": self.valence_trait, "valence_slope": float(self.valence_slope)}
 
     def as_dict(self) -> dict:
         """The ground-truth record: name, slug, description, knobs and claims."""
@@ -200,6 +230,11 @@ class Scenario:
                 "claims": [c.as_dict() for c in self.claims],
                 "attention_claims": [c.as_dict() for c in self.attention_claims],
                 "counterfactual_claims": [c.as_dict() for c in self.counterfactual_claims]}
+
+    def tasks(self) -> list[str]:
+        """The tasks its claims are scored in, categorical first ("categorical" when it has none)."""
+        wanted = {c.task for c in self.claims} or {"categorical"}
+        return [t for t in ("categorical", "dimensional") if t in wanted]
 
     def variants(self) -> set[str]:
         """Every variant a claim of this scenario names."""
@@ -308,6 +343,25 @@ SCENARIOS: tuple[Scenario, ...] = (
                   "Attention is still normalised within each modality, and the carrier is visible without it."),
             Claim("P-D_oracle", "IA+T", "equivalent",
                   "The non-carrier modality is neutral, so the decision can find the carrier without E."),
+        ),
+    ),
+    Scenario(
+        "valence_agreeableness",
+        "After PA-IEMOCAP: agreeable speakers are rated more positive for the same voice and words, by 0.25 "
+        "valence points per BFI-10 unit of agreeableness (+-1 at the poles), in the ratings only; arousal and "
+        "dominance follow the signal alone. Otherwise the null scenario: hot cues for everyone, no word "
+        "effects, no gate. Scored in the dimensional task.",
+        style="fixed", gate="none", valence_trait="agreeableness", valence_slope=0.25, **_NO_WORD_EFFECTS,
+        claims=(
+            Claim("P-D_oracle", "IA+T", "greater",
+                  "The shift is a constant per speaker: a head that reads the traits can add it.", "ccc_valence"),
+            Claim("PAaAN+_oracle", "IA+T+", "greater",
+                  "With g_P in every step's score the attention, hence the context vector, can carry the "
+                  "speaker's agreeableness to the head.", "ccc_valence"),
+            Claim("PAaAN+_oracle", "IA+T+", "equivalent",
+                  "Arousal follows the signal alone: knowing the traits adds nothing.", "ccc_activation"),
+            Claim("PAaAN+_shuffled", "IA+T+", "equivalent",
+                  "Permuted traits say nothing about a test speaker's shift.", "ccc_valence"),
         ),
     ),
 )

@@ -40,23 +40,25 @@ def build_model(
     prev1: Prev1Config | None = None,
     prev2: Prev2Config | None = None,
     seed: int | None = None,
+    outputs: int = 4,
 ) -> EmotionModel:
     """The network of one Table I variant, with freshly initialised weights.
 
     ``config`` sizes the BLSTM-attention and PAaAN families; Prev1/Prev2 keep their own papers' sizes
     (``prev1`` / ``prev2``, defaults documented in their files). ``seed``: initialise the weights from this
     seed without touching torch's global random state (None: draw from the global state).
+    ``outputs``: the head's width, 4 classes or the dimensional task's 3 ratings (``paaan.tasks``).
     """
     if variant.attention_score:  # the row pins its attention score (the "+" rows: mlp)
         config = dataclasses.replace(config, attention_score=variant.attention_score)
     if seed is None:
-        return _build(variant, config, audio_dim, word_dim, personality_dim, prev1, prev2)
+        return _build(variant, config, audio_dim, word_dim, personality_dim, prev1, prev2, outputs)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _build(variant, config, audio_dim, word_dim, personality_dim, prev1, prev2)
+        return _build(variant, config, audio_dim, word_dim, personality_dim, prev1, prev2, outputs)
 
 
-def _build(variant, config, audio_dim, word_dim, personality_dim, prev1, prev2) -> EmotionModel:
+def _build(variant, config, audio_dim, word_dim, personality_dim, prev1, prev2, outputs) -> EmotionModel:
     family = variant.family
     needs_both = family != "blstm_attention"
     if needs_both and variant.modalities != "audio+text":
@@ -68,14 +70,15 @@ def _build(variant, config, audio_dim, word_dim, personality_dim, prev1, prev2) 
     activation = getattr(config, "attention_activation", "tanh")
     if family == "blstm_attention":
         return BLSTMAttentionClassifier(config, use_audio=variant.uses_audio, use_text=variant.uses_text,
-                                        audio_dim=audio_dim, word_dim=word_dim, attention_activation=activation)
+                                        audio_dim=audio_dim, word_dim=word_dim, attention_activation=activation,
+                                        outputs=outputs)
     if family == "paaan":
         return PAaAN(config, integration=variant.integration, audio_dim=audio_dim, word_dim=word_dim,
-                     personality_dim=personality_dim, attention_activation=activation)
+                     personality_dim=personality_dim, attention_activation=activation, outputs=outputs)
     if family == "prev1":
-        return Prev1(prev1 or Prev1Config(), audio_dim=audio_dim, word_dim=word_dim)
+        return Prev1(prev1 or Prev1Config(), audio_dim=audio_dim, word_dim=word_dim, outputs=outputs)
     if family == "prev2":
-        return Prev2(prev2 or Prev2Config(), audio_dim=audio_dim, word_dim=word_dim)
+        return Prev2(prev2 or Prev2Config(), audio_dim=audio_dim, word_dim=word_dim, outputs=outputs)
     raise ValueError(f"variant {variant.name}: unknown model family {family!r}")
 
 

@@ -32,6 +32,7 @@ class Batch:
     step_word: torch.Tensor  # (B, T_A) int64, the word each audio step falls in, NO_WORD if none
     personality: torch.Tensor  # (B, 25) float32, the speaker's embedding (zeros when the variant has none)
     labels: torch.Tensor | None = None  # (B,) int64 indices into EMOTIONS
+    ratings: torch.Tensor | None = None  # (B, 3) float32 centred ratings in DIMENSIONS order (dimensional task)
 
     def __len__(self) -> int:
         return self.audio.shape[0]
@@ -77,12 +78,15 @@ class Batch:
         if self.labels is not None:
             got = tuple(self.labels.shape)
             _check(got == (B,), "labels", f"expected shape ({B},), got {got}")
+        if self.ratings is not None:
+            got = tuple(self.ratings.shape)
+            _check(len(got) == 2 and got[0] == B, "ratings", f"expected shape ({B}, 3), got {got}")
         return self
 
 
 @dataclass
 class ModelOutput:
-    logits: torch.Tensor  # (B, 4) unnormalised class scores; softmax lives in the loss
+    logits: torch.Tensor  # (B, 4) unnormalised class scores (softmax lives in the loss), or (B, 3) ratings
     alpha_audio: torch.Tensor | None = None  # (B, T_A) attention over audio steps, 0 on padding, sums to 1
     alpha_text: torch.Tensor | None = None  # (B, T_W) attention over words, 0 on padding, sums to 1
     embedding: torch.Tensor | None = None  # (B, E) the utterance representation fed to the classifier
@@ -95,6 +99,7 @@ def make_batch(
     personality: torch.Tensor | Sequence[torch.Tensor] | None = None,
     labels: Sequence[int] | torch.Tensor | None = None,
     personality_dim: int = 25,
+    ratings: torch.Tensor | None = None,
 ) -> Batch:
     """Pad a list of utterances into one Batch.
 
@@ -125,6 +130,7 @@ def make_batch(
         step_word=pad_sequence([s.long() for s in step_word], batch_first=True, padding_value=NO_WORD),
         personality=personality.float(),
         labels=None if labels is None else torch.as_tensor(labels, dtype=torch.int64),
+        ratings=None if ratings is None else torch.as_tensor(ratings, dtype=torch.float32),
     ).validate()
 
 

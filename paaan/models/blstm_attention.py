@@ -51,7 +51,7 @@ class BLSTMAttentionClassifier(EmotionModel):
     """Audio, Text or A+T: one BLSTM-attention block per used modality, contexts concatenated, shared head."""
 
     def __init__(self, config: ModelConfig, *, use_audio: bool, use_text: bool, audio_dim: int = 45,
-                 word_dim: int = 300, attention_activation: str = "tanh"):
+                 word_dim: int = 300, attention_activation: str = "tanh", outputs: int = 4):
         super().__init__()
         if not (use_audio or use_text):
             raise ValueError("a BLSTM-attention classifier needs audio, text or both")
@@ -64,7 +64,7 @@ class BLSTMAttentionClassifier(EmotionModel):
         self.audio = BLSTMAttention(audio_dim, **block) if use_audio else None
         self.text = BLSTMAttention(word_dim, **block) if use_text else None
         width = sum(block.output_size for block in (self.audio, self.text) if block is not None)
-        self.head = ClassifierHead(width, config)
+        self.head = ClassifierHead(width, config, outputs)
 
     def forward(self, batch: Batch) -> ModelOutput:
         contexts, alpha_audio, alpha_text = [], None, None

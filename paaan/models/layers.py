@@ -191,13 +191,13 @@ def blstm_units(config: ModelConfig) -> int:
 
 
 class ClassifierHead(nn.Module):
-    """[C_A, C_T] (+ extras) -> 4 logits (paper III-A).
+    """[C_A, C_T] (+ extras) -> 4 logits (paper III-A), or ``outputs`` values (the dimensional task's 3 ratings).
 
     fusion ("projection": Linear to fusion_size + ReLU; "split": identity), then a ``dense``-node ReLU layer,
-    then a linear layer to the 4 classes; the softmax is in the loss.
+    then a linear layer to the 4 classes (the softmax is in the loss) or the ratings.
     """
 
-    def __init__(self, in_features: int, config: ModelConfig):
+    def __init__(self, in_features: int, config: ModelConfig, outputs: int = N_CLASSES):
         super().__init__()
         if config.fusion == "projection":
             self.fusion = nn.Sequential(nn.Linear(in_features, config.fusion_size), nn.ReLU())
@@ -208,13 +208,13 @@ class ClassifierHead(nn.Module):
         else:
             raise ValueError(f"unknown fusion {config.fusion!r}; known: {', '.join(FUSIONS)}")
         self.dense = nn.Linear(fused, config.dense)
-        self.out = nn.Linear(config.dense, N_CLASSES)
+        self.out = nn.Linear(config.dense, outputs)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.fusion(x))  # (B, fusion_size) or (B, in_features)
         x = self.dropout(F.relu(self.dense(x)))  # (B, dense)
-        return self.out(x)  # (B, 4)
+        return self.out(x)  # (B, 4) or (B, outputs)
 
 
 class EmotionModel(nn.Module):

@@ -115,7 +115,8 @@ def steps_at_words(g_A: torch.Tensor, step_word: torch.Tensor, valid: torch.Tens
 
 class PAaAN(EmotionModel):
     def __init__(self, config: ModelConfig, *, integration: str = "attention", audio_dim: int = 45,
-                 word_dim: int = 300, personality_dim: int = 25, attention_activation: str = "tanh"):
+                 word_dim: int = 300, personality_dim: int = 25, attention_activation: str = "tanh",
+                 outputs: int = 4):
         super().__init__()
         if integration not in INTEGRATIONS:
             raise ValueError(f"unknown integration {integration!r}; known: {', '.join(INTEGRATIONS)}")
@@ -138,7 +139,7 @@ class PAaAN(EmotionModel):
         self.fc_a = attention_scorer(n_g * P, **score)  # audio attention score (eq. 3's FC layer, or the mlp)
         self.fc_t = attention_scorer(n_g * P, **score)  # text attention score
         extra_head = personality_dim if integration == "decision" else 0  # P-D: [C_A, C_T, p]
-        self.head = ClassifierHead(4 * H + extra_head, config)
+        self.head = ClassifierHead(4 * H + extra_head, config, outputs)  # 4 classes or 3 ratings
 
     def forward(self, batch: Batch) -> ModelOutput:
         audio, words, p = batch.audio, batch.words, batch.personality  # (B, T_A, F), (B, T_W, D), (B, 25)

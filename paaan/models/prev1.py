@@ -71,13 +71,14 @@ class MultiResolutionCNN(nn.Module):
 
 
 class Prev1(EmotionModel):
-    def __init__(self, sizes: Prev1Config = Prev1Config(), *, audio_dim: int = 45, word_dim: int = 300):
+    def __init__(self, sizes: Prev1Config = Prev1Config(), *, audio_dim: int = 45, word_dim: int = 300,
+                 outputs: int = N_CLASSES):
         super().__init__()
         self.sizes = sizes
         self.lstm = nn.LSTM(audio_dim, sizes.lstm_hidden, batch_first=True)
         self.cnn = MultiResolutionCNN(word_dim, sizes.kernel_widths, sizes.filters)
         self.embed = nn.Linear(sizes.lstm_hidden + self.cnn.output_size, sizes.embedding)
-        self.out = nn.Linear(sizes.embedding, N_CLASSES)
+        self.out = nn.Linear(sizes.embedding, outputs)
         self.dropout = nn.Dropout(sizes.dropout)
 
     def forward(self, batch: Batch) -> ModelOutput:

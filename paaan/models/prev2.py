@@ -32,7 +32,8 @@ def prosodic_statistics(audio: torch.Tensor, lengths: torch.Tensor) -> torch.Ten
 
 
 class Prev2(EmotionModel):
-    def __init__(self, sizes: Prev2Config = Prev2Config(), *, audio_dim: int = 45, word_dim: int = 300):
+    def __init__(self, sizes: Prev2Config = Prev2Config(), *, audio_dim: int = 45, word_dim: int = 300,
+                 outputs: int = N_CLASSES):
         super().__init__()
         self.sizes = sizes
         self.gru_a = nn.GRU(audio_dim, sizes.audio_hidden, batch_first=True)
@@ -40,7 +41,7 @@ class Prev2(EmotionModel):
         a_width = sizes.audio_hidden + 2 * audio_dim  # [last state, prosody]
         self.proj_a = nn.Linear(a_width, a_width // 2)  # to half width, linear (MDRE)
         self.proj_t = nn.Linear(sizes.text_hidden, sizes.text_hidden // 2)
-        self.out = nn.Linear(a_width // 2 + sizes.text_hidden // 2, N_CLASSES)
+        self.out = nn.Linear(a_width // 2 + sizes.text_hidden // 2, outputs)
         self.drop_a = nn.Dropout(sizes.audio_dropout)
         self.drop_t = nn.Dropout(sizes.text_dropout)
 
