@@ -169,10 +169,12 @@ ROWS = [
     Row("label-not-utf8", "corpus",
         lambda r, t: write_bytes(label_file(r), b"% header \xff\xfe\n" + label_file(r).read_bytes()),
         "error", (CorpusError, rf"EmoEvaluation/{DIALOG}\.txt: not UTF-8 text")),
+    # the duplicate is appended as line 49: the fixture's label file has 48 lines (a header, then 7 label blocks
+    # with their evaluators' rating lines; tests/corpus_fixtures.py)
     Row("utterance-labelled-twice", "corpus",
         lambda r, t: write_bytes(label_file(r, 2), label_file(r, 2).read_bytes()
                                  + f"[9.0000 - 9.5000]\t{DIALOG}_F000\tsad\t[2.0, 2.0, 2.0]\n".encode()),
-        "error", (CorpusError, rf"EmoEvaluation/Ses02F_impro01\.txt:38: utterance {DIALOG}_F000 is labelled twice "
+        "error", (CorpusError, rf"EmoEvaluation/Ses02F_impro01\.txt:49: utterance {DIALOG}_F000 is labelled twice "
                                rf"\(also in .*EmoEvaluation/{DIALOG}\.txt\)")),
     Row("session-missing", "corpus", lambda r, t: shutil.rmtree(iemocap(r) / "Session3"),
         "error", (CorpusError, r"IEMOCAP_full_release/Session3: session folder is missing")),
