@@ -335,6 +335,25 @@ def test_paired_traits_leave_extraversion_the_only_trait_that_tells_a_sessions_s
     assert all(get_scenario(n).traits == "paired" for n in ("none", "segment_gate", "segment_gate_75", "modality_gate"))
 
 
+def test_paired_agreeableness_leaves_agreeableness_the_only_trait_that_tells_a_sessions_speakers_apart():
+    """The valence scenario plants its shift on A: each session pairs an agreeable and a disagreeable speaker
+    who share every other trait, so every fold tests on both sides of A and no other trait explains it."""
+    from paaan.demo import plan
+    from paaan.data.schema import TRAITS
+
+    people = plan.iemocap_speakers(0, 0.2, "paired_agreeableness")
+    paired = plan.iemocap_speakers(0, 0.2, "paired")
+    for f, m in zip(people[0::2], people[1::2]):
+        assert {t: f.traits[t] for t in TRAITS if t != "agreeableness"} == {
+            t: m.traits[t] for t in TRAITS if t != "agreeableness"}
+        assert f.traits["agreeableness"] * m.traits["agreeableness"] < 0
+        assert 2.0 <= abs(f.traits["agreeableness"]) <= 3.8
+    # voices and identities are drawn as in every design; the session's shared traits are "paired"'s
+    assert [(s.voice, s.identity) for s in people] == [(s.voice, s.identity) for s in paired]
+    assert [s.traits["openness"] for s in people] == [s.traits["openness"] for s in paired]
+    assert get_scenario("valence_agreeableness").traits == "paired_agreeableness"
+
+
 def _confounded_folds(speakers) -> list[int]:
     """Folds (test session f, validation f + 1) whose six training speakers all have A on E's side, or all
     on the other side: E and A cannot be told apart from them."""

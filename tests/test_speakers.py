@@ -33,11 +33,11 @@ def test_more_speakers_keep_the_first_ten_and_pair_opposite_extraversion_in_ever
     forty = plan.iemocap_speakers(3, 0.2, design, 40)
     assert [s.id for s in forty] == [f"Ses{n:02d}{g}" for n in range(1, 21) for g in "FM"]
     assert forty[:10] == ten  # the ten-speaker corpus' speakers, drawn first
+    paired = "agreeableness" if design == "paired_agreeableness" else "extraversion"  # the trait a session splits
     for f, m in zip(forty[0::2], forty[1::2]):
-        assert f.traits["extraversion"] * m.traits["extraversion"] < 0
-        assert 2.0 <= abs(f.traits["extraversion"]) <= 3.8
-    extraverts = sum(s.traits["extraversion"] > 0 for s in forty)
-    assert extraverts == 20
+        assert f.traits[paired] * m.traits[paired] < 0
+        assert 2.0 <= abs(f.traits[paired]) <= 3.8
+    assert sum(s.traits[paired] > 0 for s in forty) == 20
     # each block of five sessions uses the five voices of a gender once
     for block in range(4):
         voices = [s.voice for s in forty[10 * block: 10 * block + 10] if s.gender == "F"]

@@ -40,6 +40,10 @@ knobs, it holds no copy of them. Knobs:
   identifiable from the six training speakers. Measured why it matters: under "random", three of the five
   sessions give A the sign of E, and a fold training on those three cannot tell the two traits apart
   (segment_gate's PAaAN+_oracle learned the gate on four folds and failed on that one).
+  ``"paired_agreeableness"`` (the valence scenario): the same with agreeableness as the one trait that differs
+  within a session, for an effect planted on A. Under "paired" the two speakers of a session share A: each
+  fold then tests on one value of A, trains on three, each shared with four other traits, and the valence
+  shift cannot be told from them (measured: P-D_oracle lost 0.06 valence CCC to IA+T).
 
 A ``Claim`` is a prediction the testbed checks on the corpus of its scenario: "a > b", where b is a's
 same-score baseline and ``expect`` says what the paired difference a - b of its ``metric`` (UAR by default;
@@ -74,7 +78,7 @@ from dataclasses import dataclass
 from paaan.errors import row_of
 
 STYLES: tuple[str, ...] = ("extraversion", "fixed")
-TRAIT_DESIGNS: tuple[str, ...] = ("random", "balanced", "paired")  # plan.TRAIT_DESIGNS
+TRAIT_DESIGNS: tuple[str, ...] = ("random", "balanced", "paired", "paired_agreeableness")  # plan.TRAIT_DESIGNS
 GATES: tuple[str, ...] = ("none", "segment", "modality")
 EXPECTATIONS: tuple[str, ...] = ("greater", "equivalent")
 ATTENTION_MEASURES: tuple[str, ...] = ("carrier", "contrast")
@@ -176,7 +180,7 @@ class Scenario:
     asides: bool
     gate: str  # "none" | "segment" | "modality"
     carrier_share: float = 1.0  # in [0.5, 1]; 1 without a gate
-    traits: str = "random"  # "random" | "paired"
+    traits: str = "random"  # a row of TRAIT_DESIGNS
     valence_trait: str = ""  # a trait whose score shifts the rated valence ("" none)
     valence_slope: float = 0.0  # rating points per trait unit
     claims: tuple[Claim, ...] = ()
@@ -349,9 +353,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "valence_agreeableness",
         "After PA-IEMOCAP: agreeable speakers are rated more positive for the same voice and words, by 0.25 "
         "valence points per BFI-10 unit of agreeableness (+-1 at the poles), in the ratings only; arousal and "
-        "dominance follow the signal alone. Otherwise the null scenario: hot cues for everyone, no word "
-        "effects, no gate. Scored in the dimensional task.",
-        style="fixed", gate="none", valence_trait="agreeableness", valence_slope=0.25, **_NO_WORD_EFFECTS,
+        "dominance follow the signal alone. The two speakers of a session differ in agreeableness alone "
+        "(paired_agreeableness), so every fold tests on both sides of it. Otherwise the null scenario: hot cues "
+        "for everyone, no word effects, no gate. Scored in the dimensional task.",
+        style="fixed", gate="none", valence_trait="agreeableness", valence_slope=0.25,
+        **(_NO_WORD_EFFECTS | {"traits": "paired_agreeableness"}),
         claims=(
             Claim("P-D_oracle", "IA+T", "greater",
                   "The shift is a constant per speaker: a head that reads the traits can add it.", "ccc_valence"),
