@@ -23,7 +23,7 @@ from experiments.featurize import store_of
 from experiments.shla import latents_of, load_shla
 from paaan.data.schema import TRAITS
 from paaan.features.store import FeatureStore
-from paaan.personality import PersonalitySource, true_profiles
+from paaan.personality import PersonalitySource, shuffle_trait, true_profiles
 from paaan.retrieval import bank_scores as library_bank_scores
 from paaan.retrieval import cross_correlations, k_bounds, standardise_scores, trait_correlations, validate_k
 
@@ -54,10 +54,12 @@ def truth_table(ground_truth: str | Path | None) -> pd.DataFrame | None:
 
 def source_inputs(source: PersonalitySource, shla_run: str | None, ground_truth: str | Path | None) -> dict:
     """What a personality source needs to be fitted (``PersonalitySource.needs``), from the upstream steps: the
-    SHLA encoder and the latents the shla step logged, the demo corpus' true traits."""
+    SHLA encoder and the latents the shla step logged, the demo corpus' true traits and the trait its planted
+    effect follows (which the shuffled control balances)."""
     provide = {"encoder": lambda: load_shla(shla_run),
                "space": lambda: (latents_of(shla_run, "iemocap"), latents_of(shla_run, "sspnet")),
-               "traits": lambda: true_profiles(ground_truth or "<no ground_truth.json>")}
+               "traits": lambda: true_profiles(ground_truth or "<no ground_truth.json>"),
+               "balance": lambda: shuffle_trait(ground_truth)}
     return {name: provide[name]() for name in source.needs}
 
 

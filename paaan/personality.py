@@ -73,8 +73,22 @@ def oracle_embeddings(profiles: pd.DataFrame | str | Path | dict) -> pd.DataFram
 
 
 # The trait whose sign the planted effects follow (paaan.demo.scenarios: the gates, the style blend): the
-# shuffled control hands it out so that it tells nothing about a speaker.
+# shuffled control hands it out so that it tells nothing about a speaker. A scenario that plants its effect on
+# another trait (the valence scenario's ``valence_trait``) is balanced on that one (``shuffle_trait``).
 SHUFFLE_TRAIT = "extraversion"
+
+
+def shuffle_trait(ground_truth: str | Path | dict | None) -> str:
+    """The trait the shuffled control balances for a corpus: the one its planted effect follows, read from a
+    demo corpus' ground truth (the scenario's ``valence_trait`` when it has one), else ``SHUFFLE_TRAIT`` (also
+    for a real corpus' traits CSV, whose effects nobody planted)."""
+    if isinstance(ground_truth, (str, Path)):
+        path = Path(ground_truth)
+        if path.suffix.lower() != ".json" or not path.is_file():
+            return SHUFFLE_TRAIT
+        ground_truth = json.loads(path.read_text())
+    knobs = ((ground_truth or {}).get("scenario") or {}).get("knobs") or {}
+    return knobs.get("valence_trait") or SHUFFLE_TRAIT
 _MAX_SHUFFLE_DRAWS = 1_000_000
 
 
@@ -215,7 +229,7 @@ class PersonalitySource(BaseEstimator):
     def needs(self) -> tuple[str, ...]:
         """What ``fit`` needs besides the store: "encoder" (the fitted SHLA) and "space" (the corpora in its
         latent space, as the shla step logged them) for PP; "traits" for the oracle and the shuffle."""
-        return {"PP": ("encoder", "space"), "oracle": ("traits",), "shuffled": ("traits",)}.get(self.kind, ())
+        return {"PP": ("encoder", "space"), "oracle": ("traits",), "shuffled": ("traits", "balance")}.get(self.kind, ())
 
     @property
     def needs_traits(self) -> bool:
@@ -224,7 +238,7 @@ class PersonalitySource(BaseEstimator):
 
     # ------------------------------------------------------------------------------------------ fitting
     def fit(self, store, train_speakers, *, encoder=None, traits: pd.DataFrame | None = None, groups=None,
-            space: tuple[np.ndarray, np.ndarray] | None = None) -> "PersonalitySource":
+            space: tuple[np.ndarray, np.ndarray] | None = None, balance: str = SHUFFLE_TRAIT) -> "PersonalitySource":
         if self.kind not in SOURCES:
             raise ValueError(f"unknown personality source {self.kind!r}; known: {', '.join(SOURCES)}")
         speakers = store.utterances["speaker"].to_numpy()
@@ -257,7 +271,8 @@ class PersonalitySource(BaseEstimator):
                                  "ground_truth.json); real corpora have none")
             raw = oracle_embeddings(traits)
             if self.kind == "shuffled":
-                raw = shuffled_embeddings(raw, self.seed, self.fold, groups if groups is not None else (train_speakers,))
+                raw = shuffled_embeddings(raw, self.seed, self.fold, groups if groups is not None else (train_speakers,),
+                                          trait=balance)
         self.mean_, self.std_ = standardisation(raw, train_speakers)
         self.raw_ = raw
         self.embeddings_ = (raw - self.mean_) / self.std_

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,13 +165,18 @@ def _session_table(speakers) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("speakers", [10, 20, 40])
-def test_the_shuffled_control_hands_half_of_every_folds_training_speakers_their_own_sign_of_extraversion(speakers):
+def test_the_shuffled_control_hands_half_of_every_folds_training_speakers_their_own_sign_of_the_planted_trait(
+        speakers):
+    """Extraversion for the scenarios whose effects follow E; agreeableness for the valence scenario, whose
+    shift follows A (and whose sessions share E, so a balance on E could not be drawn)."""
     from paaan.data.folds import leave_one_session_out
     from paaan.demo import plan
     from paaan.demo.scenarios import SCENARIOS
-    from paaan.personality import shuffle_agreement
+    from paaan.personality import shuffle_agreement, shuffle_trait
 
-    for design in sorted({s.traits for s in SCENARIOS}):  # every scenario's corpus: its trait design
+    kinds = sorted({(s.traits, shuffle_trait({"scenario": {"knobs": s.knobs()}})) for s in SCENARIOS})
+    assert ("paired_agreeableness", "agreeableness") in kinds and ("paired", "extraversion") in kinds
+    for design, trait in kinds:  # every scenario's corpus: its trait design, and the trait its effect follows
         for corpus_seed in range(3):
             people = plan.iemocap_speakers(corpus_seed, 0.2, design, speakers)
             truth = pd.DataFrame({s.id: s.traits for s in people}).T
@@ -180,14 +187,13 @@ def test_the_shuffled_control_hands_half_of_every_folds_training_speakers_their_
             for fold in folds:
                 for seed in range(3):
                     shuffled = shuffled_embeddings(oracle, seed, fold.number,
-                                                   (fold.train_speakers, fold.validation_speakers))
+                                                   (fold.train_speakers, fold.validation_speakers), trait)
                     for group in (fold.train_speakers, fold.validation_speakers):
-                        share = shuffle_agreement(oracle.loc[list(group), "extraversion_mean"],
-                                                  shuffled["extraversion_mean"])
+                        share = shuffle_agreement(oracle.loc[list(group), f"{trait}_mean"], shuffled[f"{trait}_mean"])
                         n = len(group)
                         assert share * n in (n // 2, (n + 1) // 2), (design, corpus_seed, fold.number, seed, share)
                     assert not (shuffled.to_numpy() == oracle.to_numpy()).all(axis=1).any()  # still a derangement
-                    drawn.append(tuple(shuffled["extraversion_mean"]))
+                    drawn.append(tuple(shuffled[f"{trait}_mean"]))
             assert len(set(drawn)) > len(drawn) // 2  # folds and seeds draw different permutations
 
 
@@ -245,3 +251,15 @@ def test_k_objective_uses_the_inner_split_only(tiny_store):
         inner_validation(tiny_store, get_variant("PAaAN_NA"), 3, high + 1, TINY, personality_for_k)
     with pytest.raises(ValueError, match="no k to tune"):
         inner_validation(tiny_store, get_variant("IA+T"), 3, 2, TINY, personality_for_k)
+
+
+def test_the_shuffle_balances_the_trait_a_corpus_plants_its_effect_on(tmp_path):
+    from paaan.demo.scenarios import get_scenario
+    from paaan.personality import shuffle_trait
+
+    truth = tmp_path / "ground_truth.json"
+    truth.write_text(json.dumps({"scenario": {"knobs": get_scenario("valence_agreeableness").knobs()}}))
+    assert shuffle_trait(truth) == "agreeableness"
+    truth.write_text(json.dumps({"scenario": {"knobs": get_scenario("segment_gate").knobs()}}))
+    assert shuffle_trait(truth) == "extraversion"
+    assert shuffle_trait(tmp_path / "traits.csv") == shuffle_trait(None) == "extraversion"  # nobody planted one
