@@ -13,6 +13,7 @@ killed worker is closed as KILLED.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -22,14 +23,15 @@ import pandas as pd
 from experiments import tracking
 from experiments.cluster import start_ray, stop_ray
 from experiments.corpora import Corpora
-from experiments.featurize import store_of
+from experiments.featurize import corpus_params, store_of
 from experiments.runs import adopt_finished_children, close_running, find_previous
 from experiments.settings import StudySettings
 from experiments.study import study_key, run_study
 from experiments.train import prepare_upstream
 from experiments.trials import TrialContext
 from paaan.config import Profile
-from paaan.data.folds import make_folds
+from paaan.data.corpus import TRANSCRIPTS_FILE
+from paaan.data.folds import describe_protocol, make_folds
 from paaan.report import SYNTHETIC_NOTE
 from paaan.variants import Variant, select
 from registry.register import register_final_models
@@ -39,24 +41,44 @@ STEP = "ablation"
 
 
 def choose_variants(names: str | None, corpora: Corpora) -> list[Variant]:
-    """The variant subset; rows fed the true personality are dropped (with a note) on corpora without ground
-    truth, unless named."""
+    """The variant subset; rows the corpora cannot feed are dropped with a note, or refused when named: rows fed
+    the true personality on corpora without ground truth, rows that read words on a corpus without transcripts
+    (an EmoBox corpus without its transcripts CSV)."""
     explicit = names not in (None, "", "all", "table1")
     variants = select(names)
+    lacks = []  # (needs it, why not here, what the note says)
     if not corpora.ground_truth:
-        needs = [v.name for v in variants if v.uses_ground_truth]
-        if explicit and needs:
-            raise ValueError(f"{', '.join(needs)} need the demo corpus' ground_truth.json (the true personalities); "
-                             f"{corpora.iemocap} has none")
-        if needs:
-            print(f"note: {', '.join(needs)} skipped (no ground_truth.json: real corpora have no true personality)")
-        variants = [v for v in variants if not v.uses_ground_truth]
+        lacks.append((lambda v: v.uses_ground_truth,
+                      f"need the demo corpus' ground_truth.json (the true personalities); {corpora.emotion.root} has none",
+                      "no ground_truth.json: real corpora have no true personality"))
+    if not corpora.has_text:
+        missing = next(c for c in corpora.emotion_corpora if not c.has_text)
+        lacks.append((lambda v: v.uses_text,
+                      f"read transcripts; {missing.root} has none (no transcripts CSV: give --transcripts "
+                      f"utterance_id,transcript, or {missing.root / TRANSCRIPTS_FILE})",
+                      f"no transcripts for {missing.name}: only the audio-only variants run"))
+    for needs, refusal, note in lacks:
+        names_needing = [v.name for v in variants if needs(v)]
+        if explicit and names_needing:
+            raise ValueError(f"{', '.join(names_needing)} {refusal}")
+        if names_needing:
+            print(f"note: {', '.join(names_needing)} skipped ({note})")
+        variants = [v for v in variants if not needs(v)]
+    if not variants:
+        raise ValueError("no variant of the selection can run on these corpora")
     return variants
 
 
 def run_ablation(corpora: Corpora, profile: Profile, settings: StudySettings) -> str:
-    """Body of ``mlflow run . -e ablation`` / ``paaan ablation``; returns the parent run id."""
+    """Body of ``mlflow run . -e ablation`` / ``paaan ablation``; returns the parent run id.
+
+    A cross-corpus ablation (``corpora.test``) trains no final models and registers nothing: its models are
+    scored on another corpus, and a corpus' own models are registered by its within-corpus ablation."""
     started = time.perf_counter()
+    if corpora.test is not None and settings.register:
+        print("note: a cross-corpus ablation registers no model (see the within-corpus ablation of "
+              f"{corpora.emotion.name})", flush=True)
+        settings = dataclasses.replace(settings, register=False)
     experiment_id = tracking.experiment_id()
     key = study_key(corpora, profile, settings, STEP)
     previous = find_previous(key, experiment_id, STEP)
@@ -77,7 +99,7 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: StudySettings) ->
                 "variants": ",".join(v.name for v in settings.variants), "seeds": settings.seeds,
                 "k_tuning": settings.k_tuning, "k_trials": settings.k_trials,
                 "ray_address": settings.ray_address or "local", "cpus_per_trial": settings.cpus_per_trial,
-                "gpus_per_trial": settings.gpus_per_trial, "iemocap_root": corpora.iemocap,
+                "gpus_per_trial": settings.gpus_per_trial, **corpus_params(corpora),
                 "sspnet_root": corpora.sspnet, "protocol": settings.protocol,
                 "folds_file": settings.folds_file or "", **profile.flat()})
             upstream = prepare_upstream(corpora, profile, settings.variants, workers=settings.workers,
@@ -91,8 +113,11 @@ def run_ablation(corpora: Corpora, profile: Profile, settings: StudySettings) ->
             start_ray(settings)
             study = run_study(context, settings, n_folds, len(store.clips), synthetic=corpora.demo)
             if settings.register and study.finals:
-                register_final_models(study.finals, study.summary, study.results, task=profile.train.task)
+                register_final_models(study.finals, study.summary, study.results, task=profile.train.task,
+                                      corpus=corpora.emotion.name)
             mlflow.log_metric("wall_seconds", time.perf_counter() - started)
+            if corpora.test is not None:
+                print(f"\n{describe_protocol(settings.protocol)}", flush=True)
             if profile.train.task == "dimensional":
                 _print_dimensional(study.summary, study.comparisons, corpora.demo)
             else:

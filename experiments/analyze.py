@@ -36,6 +36,7 @@ from experiments.cache import cache_key
 from experiments.runs import children
 from experiments.featurize import store_of
 from paaan import analysis
+from paaan.data.corpus import parse_spec
 from paaan.errors import FeatureError, PaaanError
 from paaan.features.acoustic import LLD_NAMES
 
@@ -122,9 +123,11 @@ def _same_rows(tables: dict[str, pd.DataFrame], keys: list[str], artifact: str) 
 
 
 def ground_truth_of(ablation) -> Path | None:
-    """The demo corpus' ground_truth.json beside the ablation's IEMOCAP root, if there is one."""
+    """The demo corpus' ground_truth.json beside the ablation's emotion corpus (its IEMOCAP root, or an EmoBox
+    corpus folder), if there is one."""
     params = ablation.data.params  # under `mlflow run` the resolved root is logged as iemocap_root.resolved
-    root = params.get("iemocap_root.resolved") or params.get("iemocap_root") or ""
+    spec = params.get("emotion_corpus.resolved") or params.get("emotion_corpus") or ""
+    root = params.get("iemocap_root.resolved") or params.get("iemocap_root") or parse_spec(spec)[1]
     if not root:
         return None
     truth = Path(root).expanduser().parent / "ground_truth.json"

@@ -96,12 +96,21 @@ def fingerprint_tree(root: str | Path) -> dict[str, Any]:
     any rewrite of a file changes its mtime.
     """
     root = Path(root)
+    return fingerprint_files(root, sorted(p for p in root.rglob("*") if p.is_file()))
+
+
+def fingerprint_files(root: str | Path, files) -> dict[str, Any]:
+    """``fingerprint_tree`` of a list of files (``._*`` excluded): each by its path relative to ``root`` (absolute
+    when outside it), size and mtime."""
+    root = Path(root)
     digest = hashlib.sha256()
     count = size = 0
-    for path in sorted(root.rglob("*")):
+    for path in files:
+        path = Path(path)
         if path.is_file() and not path.name.startswith("._"):
             stat = path.stat()
-            digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            name = path.relative_to(root) if path.is_relative_to(root) else path
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             count += 1
             size += stat.st_size
     return {"hash": digest.hexdigest()[:16], "files": count, "bytes": size}

@@ -14,31 +14,10 @@ from pathlib import Path
 
 import click
 
+from experiments.options import (INT, SSPNET_SCALES, TASKS, check_protocol, check_speakers, corpus_options,
+                                 protocol_options, resolve_protocol, setup, study_options, task_options)
+from experiments.options import scenario_names
 from paaan.errors import PaaanError
-
-
-class _WholeNumber(click.ParamType):
-    """An integer that also accepts "3.0" (MLproject's numeric parameters are floats)."""
-
-    name = "integer"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            return value
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a whole number", param, ctx)
-        if not number.is_integer():
-            self.fail(f"{value!r} is not a whole number", param, ctx)
-        return int(number)
-
-
-INT = _WholeNumber()
-
-# paaan.data.schema.SCALE_NAMES, spelled out: importing paaan.data loads pandas, which the CLI defers to the
-# command that needs it (tests/test_data.py keeps the two equal).
-SSPNET_SCALES = ("auto", "bfi10", "likert5", "continuous100")
 
 
 class _Group(click.Group):
@@ -55,119 +34,6 @@ def main() -> None:
     """PAaAN emotion recognition: corpora, features, SHLA, retrieval, training and the Table I ablation."""
 
 
-def _scenario_names() -> list[str]:
-    from paaan.demo.scenarios import BY_NAME
-
-    return list(BY_NAME)
-
-
-def protocol_options(func):
-    """How a step splits the corpus into folds (paaan/data/folds.py)."""
-    options = [
-        click.option("--protocol", default="session", show_default=True, type=click.Choice(["session", "speaker", "file"]),
-                     help="session: leave one session out (5 folds); speaker: leave one speaker out, validating on "
-                          "its session partner (10 folds); file: the folds of --folds-file."),
-        click.option("--folds-file", default="", help="Fold membership: an EmoBox fold folder "
-                                                      "(fold_N/<name>_test_fold_N.jsonl) or a CSV utterance_id,fold."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _protocol(protocol: str, folds_file: str) -> tuple[str, str | None]:
-    """A fold file means protocol "file" (the default "session" gives way to it); "speaker" with one is an error."""
-    if folds_file:
-        if protocol == "speaker":
-            raise click.UsageError("--protocol speaker does not read a fold file; give --protocol file (or none)")
-        return "file", str(Path(folds_file).resolve())
-    if protocol == "file":
-        raise click.UsageError("--protocol file needs --folds-file")
-    return protocol, None
-
-
-def corpus_options(func):
-    """Options every pipeline step shares: corpora, profile, tracking URI."""
-    options = [
-        click.option("--iemocap-root", default="", help="IEMOCAP_full_release folder (empty: the demo corpus)."),
-        click.option("--sspnet-root", default="", help="SSPNet folder (empty: the demo corpus)."),
-        click.option("--glove", default="", help="Word vectors: glove-6b-50d or a GloVe .txt/.zip path "
-                                                  "(empty: the profile's)."),
-        click.option("--profile", default="demo", show_default=True, help="Profile name (demo, paper) or YAML path."),
-        click.option("--demo-seed", default=0, type=INT, show_default=True, help="Seed of the demo corpus."),
-        click.option("--demo-profile", default="demo", show_default=True,
-                     type=click.Choice(["tiny", "demo", "iemocap-scale"]), help="Size of the demo corpus."),
-        click.option("--demo-speakers", default=10, type=INT, show_default=True,
-                     help="IEMOCAP speakers of the demo corpus: 10 (IEMOCAP's), 20, 40, ... (a multiple of 10: two "
-                          "per session, the sessions in five folds)."),
-        click.option("--demo-scenario", default="input_flip", show_default=True, type=click.Choice(_scenario_names()),
-                     help="The demo corpus' planted-effect scenario (paaan/demo/scenarios.py)."),
-        click.option("--sspnet-scale", default="", type=click.Choice(["", *SSPNET_SCALES]),
-                     help="SSPNet's score scale (empty: the profile's, auto-detected by default)."),
-        click.option("--audio-features", default="",
-                     help="A folder of one's own frame-level features (<utterance_id>.npy, float32 (T, F), and "
-                          "features.json) used instead of the 45 openSMILE LLDs, pooled to 40 ms steps "
-                          "(README: Your own acoustic features; empty: the profile's)."),
-        click.option("--functionals", "functionals_dir", default="",
-                     help="A folder of one's own utterance vectors (iemocap/<utterance_id>.npy, sspnet/<clip>.npy, "
-                          "float32 (F,), and features.json) used for SHLA and retrieval instead of openSMILE's IS10 "
-                          "functionals (empty: the profile's)."),
-        click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
-                                                         "sqlite:///./mlflow.db)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-TASKS = ("categorical", "dimensional")  # paaan.tasks.TASKS (not imported here: start-up time)
-
-
-def task_options(func):
-    """What a training step takes besides the corpora: the task, and a real corpus' true traits."""
-    func = click.option("--traits", default="", help="A CSV of a real corpus' true Big-Five traits for the oracle "
-                        "and shuffled variants (README: True traits from a file).")(func)
-    return click.option("--task", default="", type=click.Choice(["", *TASKS]), help="categorical (the paper's, "
-                        "UAR) or dimensional (valence, activation, dominance; CCC); empty: the profile's.")(func)
-
-
-def _check_speakers(speakers: int, option: str) -> None:
-    """A number of demo speakers the generator and the folds accept (paaan.demo.plan.check_speakers), or a
-    usage error naming the option."""
-    from paaan.demo.plan import check_speakers
-
-    try:
-        check_speakers(speakers)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
-
-
-def _setup(opts: dict):
-    """Tracking, profile and corpora from the shared options."""
-    from experiments import tracking
-    from experiments.corpora import resolve_corpora, with_traits
-    from experiments.profiles import load_profile
-
-    _check_speakers(opts["demo_speakers"], "--demo-speakers")
-    tracking.setup_tracking(opts["tracking_uri"] or None)
-    profile, ablation = load_profile(opts["profile"])
-    if opts["glove"]:
-        profile = profile.replace(features={"glove": opts["glove"]})
-    if opts.get("sspnet_scale"):
-        profile = profile.replace(features={"sspnet_scale": opts["sspnet_scale"]})
-    for field in ("audio_features", "functionals_dir"):  # absolute: Ray trials run in other folders
-        if opts.get(field):
-            profile = profile.replace(features={field: str(Path(opts[field]).expanduser().resolve())})
-    if opts.get("task"):
-        profile = profile.replace(train={"task": opts["task"]})
-    corpora = resolve_corpora(opts["iemocap_root"] or None, opts["sspnet_root"] or None,
-                              demo_seed=opts["demo_seed"], demo_profile=opts["demo_profile"],
-                              demo_scenario=opts["demo_scenario"], demo_speakers=opts["demo_speakers"])
-    if opts.get("traits"):
-        corpora = with_traits(corpora, opts["traits"])
-    return profile, ablation, corpora
-
-
 @main.command("featurize")
 @corpus_options
 @click.option("--workers", default=0, type=INT, show_default=True, help="openSMILE worker processes (0: all cores).")
@@ -175,7 +41,7 @@ def featurize_cmd(workers: int, **opts) -> None:
     """openSMILE LLDs and functionals, GloVe words and POS tags of both corpora, as an MLflow run."""
     from experiments.featurize import run_featurize
 
-    profile, _, corpora = _setup(opts)
+    profile, _, corpora = setup(opts)
     run_id = run_featurize(corpora, profile.features, workers=workers, entry=True)
     click.echo(f"featurize run: {run_id}")
 
@@ -188,7 +54,7 @@ def shla_cmd(seed: int, **opts) -> None:
     from experiments.featurize import run_featurize
     from experiments.shla import run_shla
 
-    profile, _, corpora = _setup(opts)
+    profile, _, corpora = setup(opts)
     featurize_run = run_featurize(corpora, profile.features)
     click.echo(f"shla run: {run_shla(featurize_run, profile.shla, seed=seed, entry=True)}")
 
@@ -206,7 +72,7 @@ def retrieve_cmd(space: str, k: int, seed: int, **opts) -> None:
     from experiments.shla import run_shla
     from paaan.personality import PersonalitySource
 
-    profile, _, corpora = _setup(opts)
+    profile, _, corpora = setup(opts)
     featurize_run = run_featurize(corpora, profile.features)
     needs = PersonalitySource(space).needs
     shla_run = run_shla(featurize_run, profile.shla, seed=seed) if "encoder" in needs else None
@@ -228,8 +94,9 @@ def train_cmd(variant: str, fold: str, seed: int, k: int, protocol: str, folds_f
     from experiments.train import run_train
     from paaan.variants import get_variant
 
-    protocol, folds_file = _protocol(protocol, folds_file)
-    profile, _, corpora = _setup(opts)
+    protocol, folds_file = check_protocol(protocol, folds_file, opts["test_corpus"])
+    profile, _, corpora = setup(opts)
+    protocol = resolve_protocol(protocol, corpora)
     fold_value = fold if fold == "all" else int(float(fold))
     run_id = run_train(corpora, profile, get_variant(variant), fold_value, seed=seed, k=k or None,
                        protocol=protocol, folds_file=folds_file)
@@ -250,28 +117,12 @@ def tune_k_cmd(variant: str, fold: int, trials: int, seed: int, protocol: str, f
     from experiments.tune_k import run_tune_k
     from paaan.variants import get_variant
 
-    protocol, folds_file = _protocol(protocol, folds_file)
-    profile, _, corpora = _setup(opts)
+    protocol, folds_file = check_protocol(protocol, folds_file, opts["test_corpus"])
+    profile, _, corpora = setup(opts)
+    protocol = resolve_protocol(protocol, corpora)
     run_id = run_tune_k(corpora, profile, get_variant(variant), fold, trials or profile.tune.k_trials, seed=seed,
                         protocol=protocol, folds_file=folds_file)
     click.echo(f"tune_k run: {run_id}")
-
-
-def study_options(func):
-    """What the ablation and the testbed share: Ray, resources, retries, featurize workers."""
-    options = [
-        click.option("--ray-address", default="",
-                     help="An existing Ray cluster (e.g. 10.0.0.5:6379); empty: $RAY_ADDRESS, else a new local one."),
-        click.option("--num-cpus", default=0, type=INT, help="CPUs of the local Ray cluster (0: every core)."),
-        click.option("--cpus-per-trial", default=1.0, show_default=True),
-        click.option("--gpus-per-trial", default=0.0, show_default=True, help="Fractions share a GPU (e.g. 0.25)."),
-        click.option("--max-failures", default=2, type=INT, show_default=True, help="Ray retries of a failed trial."),
-        click.option("--workers", default=0, type=INT, help="featurize processes (0: every core)."),
-        click.option("--force", is_flag=True, help="Run again even if a finished run has the same inputs."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 @main.command("ablation")
@@ -295,8 +146,9 @@ def ablation_cmd(variants, seeds, ray_address, num_cpus, cpus_per_trial, gpus_pe
     from experiments.ablation import choose_variants, run_ablation
     from experiments.settings import StudySettings
 
-    protocol, folds_file = _protocol(protocol, folds_file)
-    profile, ablation, corpora = _setup(opts)
+    protocol, folds_file = check_protocol(protocol, folds_file, opts["test_corpus"])
+    profile, ablation, corpora = setup(opts)
+    protocol = resolve_protocol(protocol, corpora)
     if k_scheduler:
         profile = profile.replace(tune={"scheduler": k_scheduler})
     settings = StudySettings(
@@ -358,9 +210,12 @@ def testbed_cmd(profile, demo_seeds, demo_speakers, demo_profile, quick, quick_p
     from experiments.settings import StudySettings, TestbedSettings
     from experiments.testbed import run_testbed, testbed_profile
 
-    protocol, folds_file = _protocol(protocol, folds_file)
+    if protocol == "cross-corpus":
+        raise click.UsageError("the testbed studies each scenario's own corpus; --protocol cross-corpus is the "
+                               "ablation's (and train's, tune-k's)")
+    protocol, folds_file = check_protocol(protocol, folds_file)
     if demo_speakers:
-        _check_speakers(demo_speakers, "--demo-speakers")
+        check_speakers(demo_speakers, "--demo-speakers")
     tracking.setup_tracking(tracking_uri or None)
     library_profile, _ = load_profile(profile)
     sections = experiment_sections(profile)
@@ -398,42 +253,55 @@ def analyze_cmd(ablation_run_id: str, per_speaker: int, combine: str, force: boo
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--seed", default=0, type=INT, show_default=True, help="Random seed; the same seed writes the same files.")
 @click.option("--profile", type=click.Choice(["tiny", "demo", "iemocap-scale"]), default="demo", show_default=True)
-@click.option("--scenario", default="input_flip", show_default=True, type=click.Choice(_scenario_names()),
+@click.option("--scenario", default="input_flip", show_default=True, type=click.Choice(scenario_names()),
               help="Which personality effects to plant (paaan/demo/scenarios.py).")
 @click.option("--workers", default=0, type=INT,
               help="Synthesis processes (0: every core, 1: this process); the files are the same for any number.")
-@click.option("--speakers", default=10, type=INT, show_default=True,
-              help="IEMOCAP speakers: 10 (IEMOCAP's), 20, 40, ... (a multiple of 10: two per session, the sessions "
-                   "in five folds), each with the profile's utterances per speaker.")
-def demo_corpus(out: str, seed: int, profile: str, scenario: str, workers: int, speakers: int) -> None:
+@click.option("--speakers", default=0, type=INT,
+              help="Speakers: 10 (IEMOCAP's; the default), 20, 40, ... (a multiple of 10: two per session, the "
+                   "sessions in five folds), each with the profile's utterances per speaker; 20 by default for "
+                   "--layout emobox.")
+@click.option("--layout", default="iemocap", show_default=True, type=click.Choice(["iemocap", "emobox"]),
+              help="iemocap: IEMOCAP's layout; emobox: the acted demo corpus in EmoBox's layout (new speakers, the "
+                   "same scenario), with its transcripts CSV.")
+def demo_corpus(out: str, seed: int, profile: str, scenario: str, workers: int, speakers: int, layout: str) -> None:
     """Write a synthetic IEMOCAP + SSPNet corpus (real wav audio) with planted personality effects."""
     import time
 
     from paaan.demo import generate_demo_corpus
+    from paaan.demo.emobox import DEFAULT_SPEAKERS, NAME, write_emobox_demo
 
     started = time.perf_counter()
-    _check_speakers(speakers, "--speakers")
-    path = generate_demo_corpus(out, seed=seed, profile=profile, scenario=scenario, progress=True, workers=workers,
-                                speakers=speakers)
-    click.echo(f"demo corpus ({profile}, {speakers} speakers, seed {seed}, scenario {scenario}) written to {path} in "
-               f"{time.perf_counter() - started:.1f} s")
-    click.echo(f"  IEMOCAP: {path / 'IEMOCAP_full_release'}\n  SSPNet:  {path / 'SSPNet'}\n"
-               f"  truth:   {path / 'ground_truth.json'}")
+    speakers = speakers or (10 if layout == "iemocap" else DEFAULT_SPEAKERS)
+    check_speakers(speakers, "--speakers")
+    write = generate_demo_corpus if layout == "iemocap" else write_emobox_demo
+    path = Path(write(out, seed=seed, profile=profile, scenario=scenario, progress=True, workers=workers,
+                      speakers=speakers))
+    click.echo(f"demo corpus ({layout} layout, {profile}, {speakers} speakers, seed {seed}, scenario {scenario}) "
+               f"written to {path} in {time.perf_counter() - started:.1f} s")
+    emotion = f"IEMOCAP: {path / 'IEMOCAP_full_release'}" if layout == "iemocap" else f"EmoBox:  {path / NAME}"
+    click.echo(f"  {emotion}\n  SSPNet:  {path / 'SSPNet'}\n  truth:   {path / 'ground_truth.json'}")
 
 
 @main.command("inspect")
-@click.argument("corpus", type=click.Choice(["iemocap", "sspnet"]))
+@click.argument("corpus", type=click.Choice(["iemocap", "emobox", "sspnet"]))
 @click.argument("root", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
+@click.option("--wav-root", default="", help="emobox: the folder the jsonl's wav paths start from.")
+@click.option("--transcripts", default="", help="emobox: the transcripts CSV (empty: ROOT/transcripts.csv if any).")
 @click.option("--max-files", default=20, type=INT, show_default=True, help="How many skipped files to list.")
 @click.option("--sspnet-scale", default="auto", show_default=True, type=click.Choice(SSPNET_SCALES),
               help="Scale of SSPNet's trait scores (auto: detected from all scores; see docs/corpus_formats.md).")
-def inspect(corpus: str, root: str, as_json: bool, max_files: int, sspnet_scale: str) -> None:
+def inspect(corpus: str, root: str, as_json: bool, max_files: int, sspnet_scale: str, wav_root: str,
+            transcripts: str) -> None:
     """Summarise a corpus (counts, speakers, what is skipped and why) before spending hours on it."""
-    from paaan.data.summary import format_summary, summarize_iemocap, summarize_sspnet
+    from paaan.data.corpus import emotion_corpus
+    from paaan.data.summary import format_summary, summarize_emotion, summarize_iemocap, summarize_sspnet
 
     if corpus == "iemocap":
         summary = summarize_iemocap(root, max_files=max_files)
+    elif corpus == "emobox":
+        summary = summarize_emotion(emotion_corpus("emobox", root, wav_root or None, transcripts or None), max_files)
     else:
         summary = summarize_sspnet(root, max_files=max_files, scale=sspnet_scale)
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))

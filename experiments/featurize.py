@@ -15,7 +15,7 @@ from pathlib import Path
 import mlflow
 
 from experiments import tracking
-from experiments.cache import cache_key, fingerprint_tree
+from experiments.cache import cache_key, fingerprint_files, fingerprint_tree
 from experiments.corpora import Corpora
 from paaan.config import FeatureConfig
 from paaan.features.own import FEATURES_JSON, read_feature_set
@@ -42,8 +42,10 @@ def featurize_key(corpora: Corpora, config: FeatureConfig) -> tuple[str, dict]:
     A folder of one's own features enters like a corpus: every file's size and mtime (``fingerprint_tree``), plus
     features.json's content; its features.json is checked first, so a malformed one fails before anything runs.
     """
-    fingerprints = {"iemocap": fingerprint_tree(corpora.iemocap),
-                    "sspnet": fingerprint_tree(corpora.sspnet)}
+    fingerprints = {corpus.name: fingerprint_files(corpus.root, corpus.files()) for corpus in corpora.emotion_corpora}
+    fingerprints["sspnet"] = fingerprint_tree(corpora.sspnet)
+    if any(c.layout != "iemocap" for c in corpora.emotion_corpora):  # how each was read (an IEMOCAP key stays as it was)
+        fingerprints["layouts"] = {c.name: c.describe() for c in corpora.emotion_corpora}
     glove = config.glove
     if Path(glove).is_file():  # a user's GloVe file: its size and mtime stand for its content
         stat = Path(glove).stat()
@@ -55,6 +57,24 @@ def featurize_key(corpora: Corpora, config: FeatureConfig) -> tuple[str, dict]:
         own[field] = {"path": str(root), "features_json": json.loads((root / FEATURES_JSON).read_text())}
     inputs = {"features": config.__dict__ | {"glove": glove} | own, "data": fingerprints}
     return cache_key(STEP, inputs), fingerprints
+
+
+def corpus_params(corpora: Corpora) -> dict[str, str]:
+    """The corpora as a run's parameters: ``iemocap_root`` for an IEMOCAP-layout emotion corpus (as always),
+    ``emotion_corpus`` (its spec) and, under the cross-corpus protocol, ``test_corpus``; EmoBox's ``wav_root`` and
+    ``transcripts`` where given."""
+    params = {"emotion_corpus": corpora.emotion.spec}
+    if corpora.emotion.layout == "iemocap":
+        params["iemocap_root"] = str(corpora.emotion.root)
+    for prefix, corpus in (("", corpora.emotion), ("test_", corpora.test)):
+        if corpus is None:
+            continue
+        if prefix:
+            params["test_corpus"] = corpus.spec
+        for field in ("wav_root", "transcripts"):
+            if getattr(corpus, field):
+                params[prefix + field] = str(getattr(corpus, field))
+    return params
 
 
 def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, parent_run_id: str | None = None,
@@ -75,11 +95,11 @@ def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, par
             own_params |= {field: getattr(config, field), f"data_fingerprint.{field}": fingerprints[field]["hash"],
                            **{f"{prefix}.{k}": v for k, v in feature_set.describe().items()}}
         tracking.log_params({
-            "iemocap_root": corpora.iemocap, "sspnet_root": corpora.sspnet, "glove": config.glove,
+            **corpus_params(corpora), "sspnet_root": corpora.sspnet, "glove": config.glove,
             "frame_size": config.frame_size, "frame_step": config.frame_step,
             "pool_frames": config.pool_frames, "functionals": config.functionals,
             "sample_rate": config.sample_rate, "workers": workers or "all",
-            "data_fingerprint.iemocap": fingerprints["iemocap"]["hash"],
+            **{f"data_fingerprint.{c.name}": fingerprints[c.name]["hash"] for c in corpora.emotion_corpora},
             "data_fingerprint.sspnet": fingerprints["sspnet"]["hash"],
             **own_params,
         })
@@ -88,7 +108,8 @@ def run_featurize(corpora: Corpora, config: FeatureConfig, workers: int = 0, par
         if target is None:  # remote artifact store: build locally, then upload
             scratch = Path(tempfile.mkdtemp(prefix="paaan-features-"))
             target = scratch / ARTIFACT
-        summary = featurize(corpora.iemocap, corpora.sspnet, target, config=config, workers=workers, progress=progress)
+        summary = featurize(corpora.emotion_corpora, corpora.sspnet, target, config=config, workers=workers,
+                            progress=progress)
         if scratch is not None:
             mlflow.log_artifacts(str(target), ARTIFACT)
             shutil.rmtree(scratch, ignore_errors=True)

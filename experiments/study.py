@@ -44,6 +44,7 @@ from experiments.search import GridThenFinals
 from experiments.settings import StudySettings
 from experiments.trials import TrialContext, fold_trial
 from paaan.config import Profile
+from paaan.data.folds import describe_protocol
 from paaan.report import (baseline_comparisons, confusion_frame, dimensional_comparisons, paired_comparison,
                           plot_confusion, pooled_confusion, summarize, summarize_dimensional, table1_chart,
                           table1_dimensional_chart, table1_dimensional_markdown, table1_markdown)
@@ -150,16 +151,18 @@ def log_summaries(context: TrialContext, summary: pd.DataFrame, k_chosen: dict,
     return runs
 
 
-def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool, task: Task | None = None) -> pd.DataFrame:
+def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool, task: Task | None = None,
+           split: str = "") -> pd.DataFrame:
     """Table I and the comparisons as artifacts and metrics of the active (parent) run; returns the comparisons.
-    The dimensional task writes ``table1_dimensional.md`` / ``.csv`` / ``.png`` (``report_dimensional``)."""
+    The dimensional task writes ``table1_dimensional.md`` / ``.csv`` / ``.png`` (``report_dimensional``).
+    ``split``: how the folds were made, printed under the table's title."""
     if task is not None and task.regression:
-        return report_dimensional(summary, results, synthetic)
+        return report_dimensional(summary, results, synthetic, split)
     comparisons = baseline_comparisons(results)
     paper = paired_comparison(results, "PAaAN_PP", "IA+T")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "table1.md").write_text(table1_markdown(summary, synthetic, comparisons))
+        (tmp / "table1.md").write_text(table1_markdown(summary, synthetic, comparisons, split))
         summary.to_csv(tmp / "table1.csv", index=False)
         table1_chart(summary, tmp / "table1.png", synthetic)
         results.to_csv(tmp / "fold_results.csv", index=False)
@@ -176,13 +179,13 @@ def report(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool, task: 
     return comparisons
 
 
-def report_dimensional(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
+def report_dimensional(summary: pd.DataFrame, results: pd.DataFrame, synthetic: bool, split: str = "") -> pd.DataFrame:
     """The dimensional Table I: CCC, r and RMSE per dimension, mean and CI over folds, and every personality
     variant against its same-score baseline on each dimension's CCC (Holm over all those comparisons)."""
     comparisons = dimensional_comparisons(results)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "table1_dimensional.md").write_text(table1_dimensional_markdown(summary, synthetic, comparisons))
+        (tmp / "table1_dimensional.md").write_text(table1_dimensional_markdown(summary, synthetic, comparisons, split))
         summary.to_csv(tmp / "table1_dimensional.csv", index=False)
         table1_dimensional_chart(summary, tmp / "table1_dimensional.png", synthetic)
         results.to_csv(tmp / "fold_results.csv", index=False)
@@ -243,7 +246,7 @@ def run_study(context: TrialContext, settings: StudySettings, n_folds: int, n_cl
     task = get_task(context.profile.train.task)
     summary = summarize_task(task, fold_rows, predictions)
     log_summaries(context, summary, k_chosen, predictions, fold_rows)
-    comparisons = report(summary, fold_rows, synthetic=synthetic, task=task)
+    comparisons = report(summary, fold_rows, synthetic=synthetic, task=task, split=describe_protocol(context.protocol))
     missing = len(jobs) + len(final_jobs) - len(fold_rows) - len(finals)
     return StudyResult(summary, fold_rows, finals, k_chosen, comparisons, missing, predictions)
 

@@ -104,7 +104,7 @@ def run_scenario(name: str, draw: int, profile: Profile, settings: TestbedSettin
         tracking.log_params({"scenario": name, "scenario_slug": scenario.slug, **scenario.knobs(),
                              "variants": ",".join(v.name for v in study_settings.variants),
                              "seeds": study_settings.seeds, "demo_seed": draw, "demo_speakers": speakers,
-                             "protocol": settings.study.protocol, "iemocap_root": corpora.iemocap})
+                             "protocol": settings.study.protocol, "iemocap_root": corpora.emotion.root})
         mlflow.log_dict(scenario.as_dict(), "scenario.json")
         upstream = prepare_upstream(corpora, profile, study_settings.variants, workers=settings.study.workers,
                                     parent_run_id=run_id)

@@ -217,7 +217,7 @@ def run_train(corpora: Corpora, profile: Profile, variant: Variant, fold: int | 
               k: int | None = None, workers: int = 0, protocol: str = "session", folds_file: str | None = None) -> str:
     """Entry point body: upstream steps (reused), then one training run; returns its run id."""
     if variant.uses_ground_truth and not corpora.ground_truth:
-        raise ValueError(f"{variant.name} needs the demo corpus' ground_truth.json; {corpora.iemocap} has none")
+        raise ValueError(f"{variant.name} needs the demo corpus' ground_truth.json; {corpora.emotion.root} has none")
     upstream = prepare_upstream(corpora, profile, [variant], workers=workers)
     k = k or profile.retrieval.k
     with tracking.step_run(f"{variant.name}-fold{fold}", STEP, entry=True) as run:

@@ -214,9 +214,13 @@ def best_variant(results: pd.DataFrame, candidates, metric: str = "uar", alpha: 
     return {"best": best, "top": top, "unresolved": unresolved, "comparisons": comparisons, "rule": BEST_RULE}
 
 
-def table1_markdown(summary: pd.DataFrame, synthetic: bool, comparisons: pd.DataFrame | None = None) -> str:
-    """Table I as Markdown: recall per class beside the paper's, UAR, WA and macro-F1, then the comparisons."""
+def table1_markdown(summary: pd.DataFrame, synthetic: bool, comparisons: pd.DataFrame | None = None,
+                    split: str = "") -> str:
+    """Table I as Markdown: recall per class beside the paper's, UAR, WA and macro-F1, then the comparisons.
+    ``split``: a sentence on how the folds were made (``paaan.data.folds.describe_protocol``)."""
     lines = ["# Table I: 4-class emotion recognition, ours beside the paper's", ""]
+    if split:
+        lines += [f"**Folds.** {split}", ""]
     if synthetic:
         lines += [f"> **Note.** {SYNTHETIC_NOTE}", ""]
     header = ("| variant | " + " | ".join(f"{e} (paper)" for e in EMOTIONS)
@@ -366,9 +370,11 @@ def _pm_ci(row, metric: str) -> str:
 
 
 def table1_dimensional_markdown(summary: pd.DataFrame, synthetic: bool,
-                                comparisons: pd.DataFrame | None = None) -> str:
+                                comparisons: pd.DataFrame | None = None, split: str = "") -> str:
     """The dimensional Table I as Markdown: CCC per dimension and their mean, r and RMSE, then the comparisons."""
     lines = ["# Table I, dimensional: valence, activation and dominance (CCC)", ""]
+    if split:
+        lines += [f"**Folds.** {split}", ""]
     if synthetic:
         lines += [f"> **Note.** {SYNTHETIC_NOTE}", ""]
     lines += ["| variant | " + " | ".join(f"CCC {d} mean ± std (95% CI)" for d in DIMENSIONS)

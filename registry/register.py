@@ -32,11 +32,13 @@ from paaan.variants import get_variant
 PREFIX = "paaan-"
 
 
-def model_name(variant: str, task: str = "categorical") -> str:
+def model_name(variant: str, task: str = "categorical", corpus: str = "iemocap") -> str:
     """A registered-model name MLflow accepts and URIs keep intact: a '+' that ends a name part (the mlp rows'
     mark) becomes 'plus', any other '_' (A+T -> paaan-A_T, IA+T+ -> paaan-IA_Tplus, PAaAN+_oracle ->
-    paaan-PAaANplus_oracle); the dimensional task's models get ``paaan-dimensional-``."""
-    prefix = PREFIX if task == "categorical" else f"{PREFIX}{task}-"
+    paaan-PAaANplus_oracle); the dimensional task's models get ``paaan-dimensional-``, and models of an emotion
+    corpus other than IEMOCAP its name (``paaan-acted_demo-A_T``): a champion is only ever compared with models
+    of its own task and corpus."""
+    prefix = PREFIX + ("" if corpus == "iemocap" else f"{corpus}-") + ("" if task == "categorical" else f"{task}-")
     return prefix + re.sub(r"\+(?=_|$)", "plus", variant).replace("+", "_")
 
 
@@ -49,7 +51,8 @@ def _score_of(client: MlflowClient, name: str, alias: str, tag: str) -> float:
 
 
 def register_final_models(final_runs: dict[str, str], summary: pd.DataFrame,
-                          results: pd.DataFrame | None = None, task: str = "categorical") -> dict[str, int]:
+                          results: pd.DataFrame | None = None, task: str = "categorical",
+                          corpus: str = "iemocap") -> dict[str, int]:
     """Register each variant's all-session model; move the aliases; return {variant: version}.
 
     ``results``: the ablation's fold trials (variant, fold, seed, uar), from which the best variant is chosen
@@ -60,7 +63,7 @@ def register_final_models(final_runs: dict[str, str], summary: pd.DataFrame,
     parent = mlflow.active_run().info.run_id if mlflow.active_run() else ""
     versions: dict[str, int] = {}
     for variant, run_id in sorted(final_runs.items()):
-        name = model_name(variant, task)
+        name = model_name(variant, task, corpus)
         value = float(scores.loc[variant, f"{score}_mean"]) if variant in scores.index else math.nan
         tags = {"variant": variant, f"{score}_mean": f"{value:.6f}", "ablation_run": parent, "task": task,
                 f"{score}_std": f"{float(scores.loc[variant, f'{score}_std']):.6f}" if variant in scores.index else ""}
@@ -76,14 +79,14 @@ def register_final_models(final_runs: dict[str, str], summary: pd.DataFrame,
     for variant in versions:
         if variant != choice["best"]:
             try:
-                client.delete_registered_model_alias(model_name(variant, task), "best_variant")
+                client.delete_registered_model_alias(model_name(variant, task, corpus), "best_variant")
             except mlflow.exceptions.MlflowException:
                 pass
     if parent:
         client.set_tag(parent, "paaan.best_variant", choice["best"] or "none resolved")
     if choice["best"]:
         best = choice["best"]
-        name, version = model_name(best, task), str(versions[best])
+        name, version = model_name(best, task, corpus), str(versions[best])
         client.set_registered_model_alias(name, "best_variant", version)
         client.set_model_version_tag(name, version, "best_variant.rule", BEST_RULE[:4900])
         client.set_model_version_tag(name, version, "best_variant.comparisons", "; ".join(
@@ -95,8 +98,8 @@ def register_final_models(final_runs: dict[str, str], summary: pd.DataFrame,
         note = (f"none resolved: the top, {choice['top']}, is not resolved from "
                 f"{', '.join(choice['unresolved']) or 'the others'}")
         for variant, version in versions.items():
-            client.set_model_version_tag(model_name(variant, task), str(version), "best_variant", note[:4900])
-            client.set_model_version_tag(model_name(variant, task), str(version), "best_variant.rule", BEST_RULE[:4900])
-        print(f"registered {len(versions)} models ({', '.join(model_name(v, task) for v in versions)}); no best variant "
+            client.set_model_version_tag(model_name(variant, task, corpus), str(version), "best_variant", note[:4900])
+            client.set_model_version_tag(model_name(variant, task, corpus), str(version), "best_variant.rule", BEST_RULE[:4900])
+        print(f"registered {len(versions)} models ({', '.join(model_name(v, task, corpus) for v in versions)}); no best variant "
               f"alias: {note}", flush=True)
     return versions

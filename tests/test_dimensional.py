@@ -37,7 +37,7 @@ def test_the_tasks_table():
 
 
 def test_cli_knows_every_task():
-    from experiments.cli import TASKS as CLI_TASKS
+    from experiments.options import TASKS as CLI_TASKS
 
     assert CLI_TASKS == tuple(t.name for t in TASKS)
 

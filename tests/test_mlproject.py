@@ -69,8 +69,9 @@ def test_the_ray_address_falls_back_to_RAY_ADDRESS(given, environment, expected,
     from click.testing import CliRunner
 
     seen = {}
-    monkeypatch.setattr(cli_module, "_setup", lambda opts: (SimpleNamespace(tune=SimpleNamespace(k_trials=8)), {},
-                                                            SimpleNamespace(ground_truth=None)))
+    monkeypatch.setattr(cli_module, "setup", lambda opts: (SimpleNamespace(tune=SimpleNamespace(k_trials=8)), {},
+                                                           SimpleNamespace(ground_truth=None, has_text=True, test=None,
+                                                                           emotion=SimpleNamespace(root="corpus"))))
     monkeypatch.setattr(ablation, "run_ablation", lambda corpora, profile, settings: seen.update(settings=settings))
     if environment is None:
         monkeypatch.delenv("RAY_ADDRESS", raising=False)

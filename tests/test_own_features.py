@@ -288,11 +288,12 @@ def test_a_bad_functionals_file_is_an_error_naming_it(case, own, tmp_path):
 
 def test_the_featurize_cache_key_changes_when_any_file_of_a_features_folder_changes(own, tmp_path):
     from experiments.corpora import Corpora
+    from paaan.data.corpus import EmotionCorpus
     from experiments.featurize import featurize_key
     from paaan.config import FeatureConfig
 
     corpus = own["corpus"]
-    corpora = Corpora(corpus / "IEMOCAP_full_release", corpus / "SSPNet", None, demo=True)
+    corpora = Corpora(EmotionCorpus("iemocap", corpus / "IEMOCAP_full_release"), corpus / "SSPNet", None, demo=True)
     frames, functionals = tmp_path / "frames", tmp_path / "functionals"
     shutil.copytree(own["frames_dir"], frames)
     shutil.copytree(own["functionals_dir"], functionals)

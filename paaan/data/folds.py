@@ -17,6 +17,13 @@ Protocols (``make_folds``), one rule each:
 - ``speaker`` (SpeechBrain's speaker-independent IEMOCAP recipe): one fold per speaker, in sorted speaker
   order; test on that speaker, validate on the other speaker(s) of its session (its session partner), train on
   the other sessions' eight speakers.
+- ``cross-corpus`` (``cross-corpus:<test corpus>``; the paper's future work): the table holds two emotion
+  corpora (its ``corpus`` column, ``paaan.data.corpus``); train on one, test on the other. The test corpus'
+  speakers fall into five groups (its session groups: IEMOCAP's sessions, an EmoBox corpus' own test folds;
+  sorted speakers in five groups when it has fewer sessions), one fold each; fold f validates on group f of
+  the training corpus' speakers (the same rule) and trains on the rest of the training corpus. So every fold
+  trains on four fifths of one corpus and tests on a fifth of the other's speakers, and the folds' spread
+  holds both the test speakers' and the training set's variation.
 - ``file``: fold membership read from a file (``read_folds_file``): EmoBox's layout (a folder with
   ``fold_N/<name>_test_fold_N.jsonl``, one JSON object per line with ``"key": "<dataset>-<utterance_id>"``) or a
   CSV with columns ``utterance_id,fold``. Fold f tests on its members and validates on the members of the
@@ -39,7 +46,8 @@ import pandas as pd
 
 from paaan.errors import CorpusError
 
-PROTOCOLS = ("session", "speaker", "file")
+PROTOCOLS = ("session", "speaker", "file", "cross-corpus")
+CROSS_CORPUS = "cross-corpus"
 SESSION_FOLDS = 5  # IEMOCAP's five sessions; a corpus with more sessions groups them into five folds
 
 
@@ -152,8 +160,83 @@ def folds_from_membership(utterances: pd.DataFrame, membership: pd.Series) -> li
     return folds
 
 
+def cross_corpus_protocol(test_corpus: str) -> str:
+    """The protocol string of training on the table's other corpus and testing on ``test_corpus``."""
+    return f"{CROSS_CORPUS}:{test_corpus}"
+
+
+def corpus_tested(protocol: str) -> str | None:
+    """The test corpus a cross-corpus protocol names (None for the within-corpus protocols)."""
+    name, sep, test = protocol.partition(":")
+    return test if name == CROSS_CORPUS and sep else None
+
+
+def describe_protocol(protocol: str) -> str:
+    """One sentence a table prints under its title: how its folds were made, and so what its CIs are over."""
+    test = corpus_tested(protocol)
+    if test is not None:
+        return (f"Cross-corpus: trained on the other emotion corpus, tested on {test}. Each fold tests on a fifth of "
+                f"{test}'s speakers with a model trained on four fifths of the training corpus (validated on the "
+                "remaining fifth), so the mean, std and 95% CI over the folds hold both the test speakers' and the "
+                "training set's variation.")
+    return {"session": "Leave one session out: each fold tests on one session's speakers (five session groups).",
+            "speaker": "Leave one speaker out: each fold tests on one speaker and validates on its session partner.",
+            "file": "The folds of a fold file: each fold tests on its members and validates on the next fold's.",
+            }.get(protocol, f"Protocol {protocol}.")
+
+
+def speaker_groups(utterances: pd.DataFrame, rows: np.ndarray, folds: int = SESSION_FOLDS) -> list[np.ndarray]:
+    """``rows`` (positions in ``utterances``) in groups of whole speakers: by session groups (``session_groups``)
+    when every row has a session (>= 1) and there are at least ``folds`` of them, else the sorted speakers in
+    ``folds`` groups as even as possible (one group per speaker when there are fewer)."""
+    sessions = np.asarray(utterances["session"])[rows]
+    speakers = np.asarray(utterances["speaker"]).astype(str)[rows]
+    if (sessions >= 1).all() and len(set(sessions.tolist())) >= folds:
+        return [rows[np.isin(sessions, group)] for group in session_groups(sessions.tolist(), folds)]
+    ordered = np.asarray(sorted(set(speakers.tolist())), dtype=object)
+    return [rows[np.isin(speakers, list(part))] for part in np.array_split(ordered, min(folds, len(ordered)))]
+
+
+def cross_corpus(utterances: pd.DataFrame, test_corpus: str, folds: int = SESSION_FOLDS) -> list[Fold]:
+    """Train on the table's other corpus, test on ``test_corpus``: fold f tests on the test corpus' speaker group
+    f, validates on the training corpus' group f and trains on its other groups (``speaker_groups``)."""
+    if "corpus" not in utterances:
+        raise ValueError("the cross-corpus protocol needs a table of two corpora (a 'corpus' column); featurize "
+                         "the training and the test corpus together")
+    corpora = np.asarray(utterances["corpus"]).astype(str)
+    names = sorted(set(corpora.tolist()))
+    if test_corpus not in names:
+        raise ValueError(f"test corpus {test_corpus!r} is not in the table (corpora: {', '.join(names)})")
+    others = [n for n in names if n != test_corpus]
+    if len(others) != 1:
+        raise ValueError(f"the cross-corpus protocol trains on one corpus besides {test_corpus!r}; the table has "
+                         f"{', '.join(others) or 'none'}")
+    train_groups = speaker_groups(utterances, np.flatnonzero(corpora == others[0]), folds)
+    test_groups = speaker_groups(utterances, np.flatnonzero(corpora == test_corpus), folds)
+    if len(train_groups) < 2:
+        raise ValueError(f"{others[0]} has one speaker: cross-corpus training needs another to validate on")
+    out = []
+    for number, test in enumerate(test_groups, start=1):
+        validation = train_groups[(number - 1) % len(train_groups)]
+        train = np.concatenate([g for g in train_groups if g is not validation])
+        out.append(_fold(utterances, number, f"{others[0]} -> {test_corpus} group {number}", train, validation, test))
+    return out
+
+
 def make_folds(utterances: pd.DataFrame, protocol: str = "session", folds_file: str | Path | None = None) -> list[Fold]:
-    """The folds of ``protocol`` ("session", "speaker", or "file" with ``folds_file``)."""
+    """The folds of ``protocol`` ("session", "speaker", "file" with ``folds_file``, or
+    "cross-corpus:<test corpus>")."""
+    corpora = set(utterances["corpus"]) if "corpus" in utterances else set()
+    test_corpus = corpus_tested(protocol)
+    if test_corpus is not None:
+        if folds_file:
+            raise ValueError("the cross-corpus protocol does not read a fold file")
+        return cross_corpus(utterances, test_corpus)
+    if protocol == CROSS_CORPUS:
+        raise ValueError("protocol 'cross-corpus' needs its test corpus: cross-corpus:<name> (--test-corpus)")
+    if len(corpora) > 1:
+        raise ValueError(f"the table holds {len(corpora)} emotion corpora ({', '.join(sorted(corpora))}): only the "
+                         f"cross-corpus protocol splits it, not {protocol!r}")
     if folds_file and protocol in ("session", "file"):
         return folds_from_membership(utterances, read_folds_file(folds_file, utterances["utterance_id"]))
     if folds_file:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from paaan.data.iemocap import LoadReport, scan_iemocap
+from paaan.data.corpus import EmotionCorpus
+from paaan.data.iemocap import LoadReport
 from paaan.data.schema import EMOTIONS, TRAITS
 from paaan.data.sspnet import load_sspnet
 
@@ -18,11 +21,19 @@ def _report_dict(report: LoadReport, max_files: int) -> dict:
 
 
 def summarize_iemocap(root, max_files: int = 20) -> dict:
-    table, report = scan_iemocap(root)
+    return summarize_emotion(EmotionCorpus("iemocap", Path(root)), max_files)
+
+
+def summarize_emotion(corpus: EmotionCorpus, max_files: int = 20) -> dict:
+    """Counts, speakers and what is skipped of an emotion corpus of any layout (``paaan.data.corpus``)."""
+    table, report = corpus.load()
     labels = table["label"].value_counts()
     per_speaker = table.groupby("speaker")["label"].value_counts().unstack(fill_value=0)
+    extra = {} if corpus.layout == "iemocap" else {
+        "layout": corpus.layout, "name": corpus.name, "transcripts": str(corpus.transcripts or ""),
+        "utterances_with_transcript": int((table["transcript"].fillna("").astype(str).str.strip() != "").sum())}
     return {
-        "root": str(root),
+        "root": str(corpus.root), **extra,
         "utterances": int(len(table)),
         "labels": {e: int(labels.get(e, 0)) for e in EMOTIONS},
         "raw_labels": {k: int(v) for k, v in table["raw_label"].value_counts().sort_index().items()},

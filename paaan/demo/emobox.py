@@ -50,6 +50,7 @@ VERSION = "1"
 NAME = "acted_demo"
 SEED_OFFSET = 1000
 FOLDS = 5
+DEFAULT_SPEAKERS = 20  # more speakers than the IEMOCAP-layout demo's ten, as acted corpora have
 FIRST_SPEAKER = 1001
 CODES: dict[str, str] = {"ang": "ANG", "hap": "HAP", "exc": "EXC", "neu": "NEU", "sad": "SAD"}  # IEMOCAP -> demo code
 LABEL_MAP: dict[str, str] = {"ANG": "Angry", "EXC": "Happy", "HAP": "Happy", "NEU": "Neutral", "SAD": "Sad"}
@@ -64,7 +65,25 @@ def is_emobox_demo(folder: str | Path) -> bool:
         return False
 
 
-def write_emobox_demo(out: str | Path, seed: int = 0, scenario: str = "input_flip", speakers: int = 20,
+def emobox_demo_matches(folder: str | Path, seed: int, profile: str, scenario: str, speakers: int) -> bool:
+    """True when ``folder`` holds a finished EmoBox demo corpus of this module's and the generator's versions, with
+    this seed, profile, scenario (name and knobs) and number of speakers: otherwise it is stale."""
+    from paaan.demo import generator, scenarios
+
+    try:
+        truth = json.loads((Path(folder) / GROUND_TRUTH).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(truth, dict) or not isinstance(truth.get("scenario"), dict):
+        return False
+    row = scenarios.resolve(scenario)
+    return (truth.get("generator") == GENERATOR and truth.get("version") == VERSION and truth.get("seed") == seed
+            and (truth.get("render") or {}).get("version") == generator.VERSION and truth.get("profile") == profile
+            and truth["scenario"].get("name") == row.name and truth["scenario"].get("knobs") == row.knobs()
+            and (truth.get("sizes") or {}).get("iemocap_speakers") == speakers)
+
+
+def write_emobox_demo(out: str | Path, seed: int = 0, scenario: str = "input_flip", speakers: int = DEFAULT_SPEAKERS,
                       workers: int = 0, profile: str = "demo", progress: bool = False) -> Path:
     """Write ``out/acted_demo`` (EmoBox's layout), ``out/SSPNet`` and ``out/ground_truth.json``; return ``out``.
 

@@ -26,6 +26,7 @@ import os
 import pickle
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +36,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from paaan.config import FeatureConfig, cache_root
-from paaan.data.iemocap import scan_iemocap
+from paaan.data.corpus import EmotionCorpus, combine, emotion_corpus
 from paaan.data.schema import TRAITS
 from paaan.data.sspnet import load_sspnet
 from paaan.errors import FeatureError, PaaanError
@@ -217,10 +218,25 @@ def _compute(tasks: list[Task], config: FeatureConfig, workers: int):
 # --- the whole corpus ----------------------------------------------------------------------------------
 
 
-def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path,
-              config: FeatureConfig = FeatureConfig(), workers: int = 0, progress: bool = True,
+def emotion_corpora(emotion: EmotionCorpus | Sequence[EmotionCorpus] | str | Path) -> tuple[EmotionCorpus, ...]:
+    """The emotion corpora ``featurize`` reads: one ``EmotionCorpus``, several, or a path of an IEMOCAP root."""
+    if isinstance(emotion, (str, Path)):
+        return (emotion_corpus("iemocap", emotion),)
+    if isinstance(emotion, EmotionCorpus):
+        return (emotion,)
+    return tuple(emotion)
+
+
+def featurize(emotion: EmotionCorpus | Sequence[EmotionCorpus] | str | Path, sspnet_root: str | Path,
+              out: str | Path, config: FeatureConfig = FeatureConfig(), workers: int = 0, progress: bool = True,
               extra_vocabulary: int = EXTRA_VOCABULARY) -> dict:
-    """Write the feature store of both corpora to ``out``; return the summary (also in the manifest).
+    """Write the feature store of the emotion corpus (or corpora) and SSPNet to ``out``; return the summary
+    (also in the manifest).
+
+    ``emotion``: an ``EmotionCorpus`` (``paaan.data.corpus``: IEMOCAP's layout or EmoBox's), several of them (the
+    cross-corpus protocol: their tables are combined, each row keeping its ``corpus``), or an IEMOCAP root. The
+    store keeps the emotion corpus under ``iemocap/`` whatever its layout (the paper's emotion corpus gave the
+    folder its name).
 
     ``workers``: processes for openSMILE (0 = all cores). ``config.glove``: "glove-6b-50d" or a GloVe file.
     ``config.sspnet_scale``: the scale of SSPNet's scores ("auto" detects it; the summary's ``sspnet_scale``
@@ -231,10 +247,15 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     workers = workers or os.cpu_count() or 1
     frame_set = read_feature_set(config.audio_features, "frames") if config.audio_features else None
     functional_set = read_feature_set(config.functionals_dir, "functionals") if config.functionals_dir else None
-    table, report = scan_iemocap(iemocap_root)
+    corpora = emotion_corpora(emotion)
+    loaded = [corpus.load() for corpus in corpora]
+    table = combine([t for t, _ in loaded])
+    skipped_by_reader = [entry for _, report in loaded for entry in report.skipped_files]
+    roots = {c.name: Path(c.wav_root or c.root).resolve() for c in corpora}  # the base of each corpus' wav paths
+    where = ", ".join(str(corpus.root) for corpus in corpora)
     clips = load_sspnet(sspnet_root, scale=config.sspnet_scale)
     if table.empty:
-        raise PaaanError(f"{iemocap_root}: no 4-class utterance to featurize")
+        raise PaaanError(f"{where}: no 4-class utterance to featurize")
 
     # Own features first: a bad file stops the run before any openSMILE work.
     with_lld, with_functionals = frame_set is None, functional_set is None
@@ -259,7 +280,7 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     acoustic_seconds = time.perf_counter() - acoustic_started
 
     skipped = [{"corpus": "iemocap", "path": e["path"], "reason": e["reason"], "detail": e["detail"]}
-               for e in report.skipped_files if not e["reason"].startswith("label:")] + skipped
+               for e in skipped_by_reader if not e["reason"].startswith("label:")] + skipped
     skipped += [{"corpus": "sspnet", "path": e["path"], "reason": e["reason"], "detail": e["detail"]}
                 for e in clips.attrs["report"].skipped_files]
     by_corpus: dict[str, dict[int, AcousticResult]] = {"iemocap": {}, "sspnet": {}}
@@ -284,7 +305,7 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
             r.functionals = own_functionals["iemocap"][i]
         by_corpus["sspnet"] = {i: AcousticResult("sspnet", i, functionals=f)
                                for i, f in enumerate(own_functionals["sspnet"])}
-    for corpus, root in (("iemocap", iemocap_root), ("sspnet", sspnet_root)):
+    for corpus, root in (("iemocap", where), ("sspnet", sspnet_root)):
         if not by_corpus[corpus]:
             raise PaaanError(f"{root}: every {corpus} file is unusable; see the reasons: "
                              f"{Counter(s['reason'] for s in skipped if s['corpus'] == corpus).most_common(3)}")
@@ -310,8 +331,8 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     lld_steps = np.array([len(s) for s in steps], dtype=np.int64)
     n_words = words_table.groupby("utterance").size().reindex(range(len(table)), fill_value=0).to_numpy()
     # Paths relative to the corpus root: the store travels (MLflow artifacts) and must not carry local paths.
-    iemocap_base, sspnet_base = Path(iemocap_root).resolve(), Path(sspnet_root).resolve()
-    table["wav_path"] = [str(Path(p).relative_to(iemocap_base)) for p in table["wav_path"]]
+    sspnet_base = Path(sspnet_root).resolve()
+    table["wav_path"] = [_relative(p, roots[c]) for p, c in zip(table["wav_path"], table["corpus"])]
     clips_kept["wav_path"] = [_relative(p, sspnet_base) for p in clips_kept["wav_path"]]
     utterances = table.drop(columns=["align_words", "align_starts", "align_ends"]).assign(
         lld_offset=np.concatenate([[0], np.cumsum(lld_steps)[:-1]]), lld_steps=lld_steps,
@@ -324,8 +345,8 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
         [{"speaker": s, **{f"mean:{n}": m for n, m in zip(lld_names, mean)},
           **{f"std:{n}": v for n, v in zip(lld_names, std)}} for s, (mean, std) in sorted(stats.items())])
 
-    bases = {"iemocap": iemocap_base, "sspnet": sspnet_base}
-    skipped = [{**entry, "path": _relative(entry["path"], bases[entry["corpus"]])} for entry in skipped]
+    skipped = [{**entry, "path": _relative_to_any(entry["path"], list(roots.values()) if entry["corpus"] == "iemocap"
+                                                  else [sspnet_base])} for entry in skipped]
 
     writer = StoreWriter(out)
     writer.table("iemocap/utterances.parquet", utterances)
@@ -348,6 +369,7 @@ def featurize(iemocap_root: str | Path, sspnet_root: str | Path, out: str | Path
     if not tasks:  # no openSMILE: the durations are the wav headers' (IEMOCAP; SSPNet's audio was not read)
         audio_seconds = float(sum(r.duration for r in acoustic))
     summary = {
+        "emotion_corpora": {name: int(n) for name, n in table["corpus"].value_counts().sort_index().items()},
         "iemocap_utterances": len(table), "sspnet_clips": len(clips_kept),
         "sspnet_scale": clips.attrs["scale"],  # the scale read (detected when config says "auto")
         "files": len(tasks), "files_featurized": len(tasks) - sum(1 for r in results if r.error),
@@ -453,6 +475,14 @@ def _relative(path: str, base: Path) -> str:
         return str(Path(path).relative_to(base))
     except ValueError:  # a manifest may point outside the root
         return Path(path).name
+
+
+def _relative_to_any(path: str, bases: list[Path]) -> str:
+    """``path`` relative to the first of ``bases`` that holds it (else its file name)."""
+    for base in bases:
+        if Path(path).is_relative_to(base):
+            return str(Path(path).relative_to(base))
+    return Path(path).name
 
 
 def _text_features(table: pd.DataFrame, steps: list[np.ndarray], config: FeatureConfig,

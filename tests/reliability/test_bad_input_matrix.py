@@ -255,6 +255,7 @@ def matrix(tmp_path_factory):
     """A store with a FINISHED featurize run of the intact hand-built corpus; the rows run beside it."""
     from experiments import tracking
     from experiments.corpora import Corpora
+    from paaan.data.corpus import EmotionCorpus
     from experiments.featurize import ARTIFACT, featurize_key, run_featurize
     from paaan.config import FeatureConfig
 
@@ -269,7 +270,7 @@ def matrix(tmp_path_factory):
         mp.setattr(tracking, "_ENTRY_RUN", {})
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         tracking.setup_tracking(uri)
-        corpora = Corpora(iemocap(intact), intact / "SSPNet", None, demo=False)
+        corpora = Corpora(EmotionCorpus("iemocap", iemocap(intact)), intact / "SSPNet", None, demo=False)
         run_id = run_featurize(corpora, config, workers=1, progress=False)
         store = tracking.local_artifact_dir(run_id, ARTIFACT)
         yield {"base": base, "intact": intact, "config": config, "uri": uri, "run": run_id, "store": store,
@@ -278,6 +279,7 @@ def matrix(tmp_path_factory):
 
 def _corpus_row(row: Row, matrix: dict, tmp_path: Path) -> None:
     from experiments.corpora import Corpora
+    from paaan.data.corpus import EmotionCorpus
     from experiments.featurize import ARTIFACT, run_featurize, store_of
 
     tracking = matrix["tracking"]
@@ -286,7 +288,7 @@ def _corpus_row(row: Row, matrix: dict, tmp_path: Path) -> None:
     shutil.copytree(matrix["intact"], root)  # copy2: sizes and mtimes kept, so only the edit changes the fingerprint
     changes = row.make(root, tmp_path) or {}
     config = replace(matrix["config"], **changes)
-    corpora = Corpora(iemocap(root), root / "SSPNet", None, demo=False)
+    corpora = Corpora(EmotionCorpus("iemocap", iemocap(root)), root / "SSPNet", None, demo=False)
     before = {r.info.run_id for r in MlflowClient().search_runs([tracking.experiment_id()])}
     if row.outcome == "error":
         error_type, message = row.expect
