@@ -41,6 +41,13 @@ def scenario_names() -> list[str]:
     return list(BY_NAME)
 
 
+def with_options(options: list, func):
+    """``func`` decorated with ``options`` in the order given (as if written above it, top to bottom)."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def protocol_options(func):
     """How a step splits the corpus into folds (paaan/data/folds.py)."""
     options = [
@@ -52,9 +59,7 @@ def protocol_options(func):
         click.option("--folds-file", default="", help="Fold membership: an EmoBox fold folder "
                                                       "(fold_N/<name>_test_fold_N.jsonl) or a CSV utterance_id,fold."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return with_options(options, func)
 
 
 def check_protocol(protocol: str, folds_file: str, test_corpus: str = "") -> tuple[str, str | None]:
@@ -121,9 +126,7 @@ def corpus_options(func):
         click.option("--tracking-uri", default="", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                                                          "sqlite:///./mlflow.db)."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return with_options(options, func)
 
 
 TASKS = ("categorical", "dimensional")  # paaan.tasks.TASKS (not imported here: start-up time)
@@ -193,6 +196,4 @@ def study_options(func):
         click.option("--workers", default=0, type=INT, help="featurize processes (0: every core)."),
         click.option("--force", is_flag=True, help="Run again even if a finished run has the same inputs."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return with_options(options, func)

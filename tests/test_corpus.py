@@ -335,3 +335,26 @@ def test_a_broken_emobox_corpus_fails_featurize_naming_file_and_line_and_leaves_
     runs = MlflowClient().search_runs([tracking])  # the corpus is read for its fingerprint, before any run opens
     assert all(r.info.status == "FAILED" for r in runs)  # none RUNNING, none FINISHED: no store to reuse
     assert not list(tmp_path.rglob("manifest.json"))
+
+
+def test_the_acted_demo_is_generated_once_and_again_when_its_knobs_change(tmp_path, monkeypatch, capsys):
+    from experiments.corpora import resolve_corpora
+    from paaan.demo.emobox import emobox_demo_matches
+
+    monkeypatch.setenv("PAAAN_DATA", str(tmp_path))
+    corpora = resolve_corpora(emotion_corpus="emobox:demo", demo_profile="tiny", workers=2, progress=False)
+    assert "generating the acted demo corpus" in capsys.readouterr().out
+    root = corpora.emotion.root.parent
+    assert root.name == "acted-tiny-seed0-input_flip" and corpora.emotion.name == "acted_demo"
+    assert corpora.emotion.has_text and corpora.demo and corpora.scenario == "input_flip"
+    assert corpora.sspnet == root / "SSPNet" and corpora.ground_truth == root / "ground_truth.json"
+    assert emobox_demo_matches(root, 0, "tiny", "input_flip", 20)
+    assert not emobox_demo_matches(root, 0, "tiny", "none", 20) and not emobox_demo_matches(root, 1, "tiny",
+                                                                                           "input_flip", 20)
+    again = resolve_corpora(emotion_corpus="emobox:demo", demo_profile="tiny", progress=False)
+    assert again == corpora and "generating" not in capsys.readouterr().out
+    truth = json.loads(corpora.ground_truth.read_text())
+    truth["version"] = "0"  # an older writer's corpus is stale
+    corpora.ground_truth.write_text(json.dumps(truth))
+    resolve_corpora(emotion_corpus="emobox:demo", demo_profile="tiny", workers=2, progress=False)
+    assert "generating the acted demo corpus" in capsys.readouterr().out

@@ -139,10 +139,10 @@ def is_demo_corpus(folder: str | Path) -> bool:
 
 
 def matches(folder: str | Path, seed: int, profile: str, scenario: str | Scenario,
-            speakers: int = plan.IEMOCAP_SPEAKERS) -> bool:
+            speakers: int = plan.IEMOCAP_SPEAKERS, generator: str = GENERATOR, version: str = VERSION) -> bool:
     """True when ``folder`` holds a finished demo corpus of this generator version, seed, profile, scenario
     (the same name and exactly the same knobs) and number of speakers: a corpus generated otherwise is stale
-    and should be replaced."""
+    and should be replaced. ``generator`` and ``version``: of another writer of demo corpora (the EmoBox demo's)."""
     scenario = scenarios.resolve(scenario)
     try:
         truth = json.loads((Path(folder) / GROUND_TRUTH).read_text())
@@ -151,7 +151,7 @@ def matches(folder: str | Path, seed: int, profile: str, scenario: str | Scenari
     if not isinstance(truth, dict) or not isinstance(truth.get("scenario"), dict):
         return False
     recorded = truth["scenario"]
-    return (truth.get("generator") == GENERATOR and truth.get("version") == VERSION and truth.get("seed") == seed
+    return (truth.get("generator") == generator and truth.get("version") == version and truth.get("seed") == seed
             and truth.get("profile") == profile and recorded.get("name") == scenario.name
             and recorded.get("knobs") == scenario.knobs()
             and (truth.get("sizes") or {}).get("iemocap_speakers") == speakers)
