@@ -335,23 +335,26 @@ def test_paired_traits_leave_extraversion_the_only_trait_that_tells_a_sessions_s
     assert all(get_scenario(n).traits == "paired" for n in ("none", "segment_gate", "segment_gate_75", "modality_gate"))
 
 
-def test_paired_agreeableness_leaves_agreeableness_the_only_trait_that_tells_a_sessions_speakers_apart():
-    """The valence scenario plants its shift on A: each session pairs an agreeable and a disagreeable speaker
-    who share every other trait, so every fold tests on both sides of A and no other trait explains it."""
+@pytest.mark.parametrize("design, trait, scenario", [("paired_agreeableness", "agreeableness", "valence_agreeableness"),
+                                                    ("paired_openness", "openness", "valence_openness")])
+def test_a_paired_design_leaves_its_trait_the_only_one_that_tells_a_sessions_speakers_apart(design, trait, scenario):
+    """A valence scenario plants its shift on one trait: each session pairs a speaker high and a speaker low on it
+    who share every other trait, so every fold tests on both sides of it and no other trait explains it."""
     from paaan.demo import plan
     from paaan.data.schema import TRAITS
 
-    people = plan.iemocap_speakers(0, 0.2, "paired_agreeableness")
+    people = plan.iemocap_speakers(0, 0.2, design)
     paired = plan.iemocap_speakers(0, 0.2, "paired")
     for f, m in zip(people[0::2], people[1::2]):
-        assert {t: f.traits[t] for t in TRAITS if t != "agreeableness"} == {
-            t: m.traits[t] for t in TRAITS if t != "agreeableness"}
-        assert f.traits["agreeableness"] * m.traits["agreeableness"] < 0
-        assert 2.0 <= abs(f.traits["agreeableness"]) <= 3.8
+        assert {t: f.traits[t] for t in TRAITS if t != trait} == {t: m.traits[t] for t in TRAITS if t != trait}
+        assert f.traits[trait] * m.traits[trait] < 0
+        assert 2.0 <= abs(f.traits[trait]) <= 3.8
+    assert sum(s.traits[trait] > 0 for s in people) == 5
     # voices and identities are drawn as in every design; the session's shared traits are "paired"'s
     assert [(s.voice, s.identity) for s in people] == [(s.voice, s.identity) for s in paired]
-    assert [s.traits["openness"] for s in people] == [s.traits["openness"] for s in paired]
-    assert get_scenario("valence_agreeableness").traits == "paired_agreeableness"
+    shared = next(t for t in TRAITS if t not in (trait, "extraversion"))
+    assert [s.traits[shared] for s in people] == [s.traits[shared] for s in paired]
+    assert get_scenario(scenario).traits == design and get_scenario(scenario).valence_trait == trait
 
 
 def _confounded_folds(speakers) -> list[int]:

@@ -33,7 +33,7 @@ def test_more_speakers_keep_the_first_ten_and_pair_opposite_extraversion_in_ever
     forty = plan.iemocap_speakers(3, 0.2, design, 40)
     assert [s.id for s in forty] == [f"Ses{n:02d}{g}" for n in range(1, 21) for g in "FM"]
     assert forty[:10] == ten  # the ten-speaker corpus' speakers, drawn first
-    paired = "agreeableness" if design == "paired_agreeableness" else "extraversion"  # the trait a session splits
+    paired = {"paired_agreeableness": "agreeableness", "paired_openness": "openness"}.get(design, "extraversion")
     for f, m in zip(forty[0::2], forty[1::2]):
         assert f.traits[paired] * m.traits[paired] < 0
         assert 2.0 <= abs(f.traits[paired]) <= 3.8

@@ -174,7 +174,8 @@ _SIGN_PATTERNS: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
 
 # The "paired" designs: the one trait in which the two speakers of a session differ (every other trait is the
 # session's): extraversion for the effects planted on E, agreeableness for the valence shift planted on A.
-PAIRED_ON: dict[str, str] = {"paired": "extraversion", "paired_agreeableness": "agreeableness"}
+PAIRED_ON: dict[str, str] = {"paired": "extraversion", "paired_agreeableness": "agreeableness",
+                              "paired_openness": "openness"}
 TRAIT_DESIGNS: tuple[str, ...] = ("random", "balanced", *PAIRED_ON)
 
 
@@ -210,6 +211,10 @@ def iemocap_speakers(seed: int, identity_sd: float, trait_design: str = "random"
       "random", three of the five sign patterns give agreeableness the sign of extraversion, so a fold whose
       training sessions are those three cannot tell the two traits apart, and with six training speakers a
       uniform trait separates them by chance too.)
+    - "paired_openness": the same with openness, drawn like agreeableness (magnitude 2.0-3.8, the sign of the
+      speaker's agreeableness pattern: opposite within a session) from a stream of its own, so every other
+      draw is the other designs'. The valence_openness scenario plants its shift on it: a trait the voice
+      hardly carries (``expression.TRAIT_VOICE``), unlike agreeableness.
     - "paired_agreeableness": the same with agreeableness as the one trait that differs within a session
       (magnitude 2.0-3.8, opposite signs), extraversion shared with the other traits: an effect planted on A
       (the valence scenario's shift) is identifiable from any three sessions. Under "paired" the two speakers
@@ -240,6 +245,7 @@ def iemocap_speakers(seed: int, identity_sd: float, trait_design: str = "random"
             while _opposite_sessions_adjacent(order):
                 order[:] = [int(i) for i in balanced.permutation(len(_SIGN_PATTERNS))]
     shared = rng_for(seed, "iemocap-session-traits")  # its own stream: the random design's draws stay as they were
+    paired_draws = rng_for(seed, "iemocap-paired-trait")  # the same, for a paired trait other than E and A
     out = []
     for s in range(sessions):
         session = s + 1
@@ -252,7 +258,10 @@ def iemocap_speakers(seed: int, identity_sd: float, trait_design: str = "random"
             traits["extraversion"] = float(np.round(e_sign * rng.uniform(2.0, 3.8), 2))
             traits["agreeableness"] = float(np.round(a_sign * rng.uniform(2.0, 3.8), 2))
             if trait_design in PAIRED_ON:
-                traits = {t: (traits[t] if t == PAIRED_ON[trait_design] else session_traits[t]) for t in TRAITS}
+                kept = PAIRED_ON[trait_design]
+                if kept not in ("extraversion", "agreeableness"):  # its own sign pattern: A's
+                    traits[kept] = float(np.round(a_sign * paired_draws.uniform(2.0, 3.8), 2))
+                traits = {t: (traits[t] if t == kept else session_traits[t]) for t in TRAITS}
             voice = IEMOCAP_VOICES[gender][voices[gender][block][within]]
             identity = tuple(float(v) for v in np.round(rng.normal(0.0, identity_sd, len(CONTROLS)), 3))
             out.append(Speaker(speaker_id(session, gender), gender, f"en-us+{voice}", traits, identity))
