@@ -345,8 +345,8 @@ def featurize(emotion: EmotionCorpus | Sequence[EmotionCorpus] | str | Path, ssp
         [{"speaker": s, **{f"mean:{n}": m for n, m in zip(lld_names, mean)},
           **{f"std:{n}": v for n, v in zip(lld_names, std)}} for s, (mean, std) in sorted(stats.items())])
 
-    skipped = [{**entry, "path": _relative_to_any(entry["path"], list(roots.values()) if entry["corpus"] == "iemocap"
-                                                  else [sspnet_base])} for entry in skipped]
+    bases = {"iemocap": list(roots.values()), "sspnet": [sspnet_base]}
+    skipped = [{**entry, "path": _relative(entry["path"], *bases[entry["corpus"]])} for entry in skipped]
 
     writer = StoreWriter(out)
     writer.table("iemocap/utterances.parquet", utterances)
@@ -470,15 +470,9 @@ def source_name(source: str | Path) -> str:
     return Path(str(source)).name
 
 
-def _relative(path: str, base: Path) -> str:
-    try:
-        return str(Path(path).relative_to(base))
-    except ValueError:  # a manifest may point outside the root
-        return Path(path).name
-
-
-def _relative_to_any(path: str, bases: list[Path]) -> str:
-    """``path`` relative to the first of ``bases`` that holds it (else its file name)."""
+def _relative(path: str, *bases: Path) -> str:
+    """``path`` relative to the first of ``bases`` that holds it, else its file name (a manifest, or EmoBox's
+    jsonl, may point outside the root)."""
     for base in bases:
         if Path(path).is_relative_to(base):
             return str(Path(path).relative_to(base))
