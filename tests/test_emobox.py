@@ -404,3 +404,21 @@ def test_demo_written_again_replaces_the_earlier_one_with_the_same_bytes(emobox_
     before = digest()
     write_emobox_demo(out, seed=0, profile="tiny", speakers=10, workers=1)
     assert digest() == before
+
+
+def test_demo_keeps_every_second_utterance_of_each_speaker_and_label(emobox_demo, tmp_path):
+    """An acted corpus: more speakers, fewer utterances each. Of the render (the generator's corpus of seed 1000),
+    each speaker keeps ceil(n / 2) of its n utterances of every label."""
+    from paaan.data.iemocap import load_iemocap
+    from paaan.demo import generate_demo_corpus
+
+    out, _ = emobox_demo
+    render = load_iemocap(generate_demo_corpus(tmp_path / "render", seed=1000, profile="tiny", workers=2)
+                          / "IEMOCAP_full_release")
+    truth = json.loads((out / "ground_truth.json").read_text())
+    acted = load_emobox(out / "acted_demo", check_audio=False)
+    acted["source_speaker"] = acted["speaker"].map(truth["emobox"]["speakers"])
+    kept = acted.groupby(["source_speaker", "raw_label"]).size()
+    rendered = render.groupby(["speaker", "raw_label"]).size().rename(lambda code: code.upper(), level=1)
+    assert kept.to_dict() == ((rendered + 1) // 2).to_dict()
+    assert set(truth["emobox"]["utterances"].values()) <= set(render["utterance_id"])
