@@ -35,6 +35,11 @@ class Corpora:
         return all(c.has_text for c in self.emotion_corpora)
 
 
+def data_root() -> Path:
+    """Where generated demo data lives: ``$PAAAN_DATA``, or ``./demo_corpus``."""
+    return Path(os.environ.get("PAAAN_DATA", Path.cwd() / "demo_corpus")).resolve()
+
+
 def demo_dir(seed: int = 0, profile: str = "demo", scenario: str = "input_flip", speakers: int = 10,
              layout: str = "iemocap") -> Path:
     """Where a demo corpus lives: ``$PAAAN_DATA`` or ``./demo_corpus``, one folder per layout, profile, number of
@@ -44,11 +49,10 @@ def demo_dir(seed: int = 0, profile: str = "demo", scenario: str = "input_flip",
     from paaan.demo import get_scenario
     from paaan.demo.emobox import DEFAULT_SPEAKERS
 
-    base = Path(os.environ.get("PAAAN_DATA", Path.cwd() / "demo_corpus"))
     default = 10 if layout == "iemocap" else DEFAULT_SPEAKERS
     size = "" if speakers == default else f"-{speakers}spk"
     prefix = "" if layout == "iemocap" else "acted-"
-    return (base / f"{prefix}{profile}{size}-seed{seed}-{get_scenario(scenario).slug}").resolve()
+    return data_root() / f"{prefix}{profile}{size}-seed{seed}-{get_scenario(scenario).slug}"
 
 
 def _recorded_scenario(folder: Path) -> str | None:
@@ -163,7 +167,7 @@ def merged_ground_truth(first: Path, second: Path) -> Path:
     (the cross-corpus protocol): written once beside ``$PAAAN_DATA``'s corpora, named by both files' content."""
     truths = [json.loads(Path(p).read_text()) for p in (first, second)]
     digest = hashlib.sha256(b"".join(Path(p).read_bytes() for p in (first, second))).hexdigest()[:12]
-    out = Path(os.environ.get("PAAAN_DATA", Path.cwd() / "demo_corpus")).resolve() / f"cross-corpus-{digest}"
+    out = data_root() / f"cross-corpus-{digest}"
     path = out / "ground_truth.json"
     if path.is_file():
         return path

@@ -66,14 +66,11 @@ def corpus_params(corpora: Corpora) -> dict[str, str]:
     params = {"emotion_corpus": corpora.emotion.spec}
     if corpora.emotion.layout == "iemocap":
         params["iemocap_root"] = str(corpora.emotion.root)
+    if corpora.test is not None:
+        params["test_corpus"] = corpora.test.spec
     for prefix, corpus in (("", corpora.emotion), ("test_", corpora.test)):
-        if corpus is None:
-            continue
-        if prefix:
-            params["test_corpus"] = corpus.spec
-        for field in ("wav_root", "transcripts"):
-            if getattr(corpus, field):
-                params[prefix + field] = str(getattr(corpus, field))
+        params |= {prefix + field: str(getattr(corpus, field)) for field in ("wav_root", "transcripts")
+                   if corpus is not None and getattr(corpus, field)}
     return params
 
 

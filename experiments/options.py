@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+
 class _WholeNumber(click.ParamType):
     """An integer that also accepts "3.0" (MLproject's numeric parameters are floats)."""
 

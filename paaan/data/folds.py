@@ -176,9 +176,9 @@ def describe_protocol(protocol: str) -> str:
     test = corpus_tested(protocol)
     if test is not None:
         return (f"Cross-corpus: trained on the other emotion corpus, tested on {test}. Each fold tests on a fifth of "
-                f"{test}'s speakers with a model trained on four fifths of the training corpus (validated on the "
-                "remaining fifth), so the mean, std and 95% CI over the folds hold both the test speakers' and the "
-                "training set's variation.")
+                f"{test}'s speakers (one of its speaker groups) with a model trained on four fifths of the training "
+                "corpus (validated on the remaining fifth), so the mean, std and 95% CI over the folds hold both the "
+                "test speakers' and the training set's variation.")
     return {"session": "Leave one session out: each fold tests on one session's speakers (five session groups).",
             "speaker": "Leave one speaker out: each fold tests on one speaker and validates on its session partner.",
             "file": "The folds of a fold file: each fold tests on its members and validates on the next fold's.",
